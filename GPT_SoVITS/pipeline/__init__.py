@@ -1,0 +1,13 @@
+"""The synthesis pipeline: reference clip + prompt text + target text -> 32 kHz speech.
+
+`options.SynthesisOptions` is what a caller (the service, the command line) fills in;
+`errors` holds the exceptions a caller can show to a user.
+"""
+from .errors import (  # noqa: F401
+    CancelledError,
+    InputError,
+    ReferenceClipError,
+    SynthesisError,
+    WeightsMissingError,
+)
+from .options import SynthesisOptions  # noqa: F401

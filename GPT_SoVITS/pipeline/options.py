@@ -1,0 +1,24 @@
+"""What one synthesis is asked to do, with the reference's defaults (inference_webui.get_tts_wav)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SynthesisOptions:
+    ref_wav_path: str
+    text: str
+    prompt_text: str = ""
+    prompt_language: str = "all_zh"  # a code or a Chinese label, see GPT_SoVITS.text.languages
+    text_language: str = "all_zh"
+    how_to_cut: str = "cut1"  # cut0..cut5 or the reference's Chinese labels
+    top_k: int = 20
+    top_p: float = 0.6
+    temperature: float = 0.6
+    repetition_penalty: float = 1.35
+    speed: float = 1.0
+    noise_scale: float = 0.5
+    seed: int | None = None  # None: a fresh random seed per call
+    ref_free: bool = False  # reference-free mode: no prompt text, no prompt codes
+    pause_second: float = 0.3  # silence after every segment
+    extra_ref_wav_paths: list[str] = field(default_factory=list)  # more clips for the timbre (averaged)
