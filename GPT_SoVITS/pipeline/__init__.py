@@ -10,4 +10,4 @@ from .errors import (  # noqa: F401
     SynthesisError,
     WeightsMissingError,
 )
-from .options import SynthesisOptions  # noqa: F401
+from .options import ModelPaths, SynthesisOptions  # noqa: F401

@@ -22,3 +22,14 @@ class SynthesisOptions:
     ref_free: bool = False  # reference-free mode: no prompt text, no prompt codes
     pause_second: float = 0.3  # silence after every segment
     extra_ref_wav_paths: list[str] = field(default_factory=list)  # more clips for the timbre (averaged)
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    """Where the weights are: the user's PyTorch files (or the original port's MindSpore .ckpt files)."""
+
+    gpt: str  # s1 GPT checkpoint (.ckpt)
+    sovits: str  # s2 SoVITS generator (.pth)
+    hubert: str  # chinese-hubert-base Hugging Face folder
+    bert: str  # chinese-roberta-wwm-ext-large Hugging Face folder
+    speaker_verifier: str | None = None  # sv/pretrained_eres2netv2w24s4ep4.ckpt, needed by v2Pro/v2ProPlus
