@@ -1,0 +1,2 @@
+def install(app):
+    """Registered by the task queue."""
