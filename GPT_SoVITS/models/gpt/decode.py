@@ -1,0 +1,93 @@
+"""Autoregressive decoding as the reference's `infer_panel_naive` (what `inference_webui` calls).
+
+Step 0 runs `[phonemes; prompt tokens]` through the model at once; every later step feeds the token
+just chosen against the key/value cache. Stop rules, checked in the reference's order after each
+token is appended:
+  * more than `early_stop_num` tokens generated -> stop, keep them all;
+  * EOS is the argmax of the penalised logits or the sampled token -> stop, drop that last token;
+  * step `MAX_STEPS - 1` reached -> stop.
+The returned `idx` (the last step index; 0 without a prompt) is what the webui slices with
+`pred_semantic[:, -idx:]`: after an early stop this drops the first generated token.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import mindspore as ms
+
+from .config import MAX_STEPS, MIN_STEPS_BEFORE_EOS
+from .model import Text2SemanticDecoder
+from .sampling import SamplingOptions, sample_next
+
+StepHook = Callable[[int, np.ndarray], None]  # (step index, raw logits [vocab]) before any masking
+_CACHE_HEADROOM = 256  # audio positions reserved after the prefill; the cache doubles beyond it
+
+
+@dataclass(frozen=True)
+class SemanticResult:
+    tokens: np.ndarray  # int64 [n_prompt + n_generated]: prompt + generated, EOS removed (infer_panel's y)
+    idx: int  # what infer_panel returns next to y: the last step index, 0 without a prompt
+    n_prompt: int
+    n_steps: int  # forward passes run (step 0 included)
+    eos: bool  # stopped by EOS (rather than by count or the step cap)
+
+    @property
+    def generated(self) -> np.ndarray:
+        return self.tokens[self.n_prompt:]
+
+    @property
+    def webui_tokens(self) -> np.ndarray:
+        """`pred_semantic[:, -idx:]` of `get_tts_wav`: the tokens handed to SoVITS (`-0:` is all)."""
+        return self.tokens[-self.idx:] if self.idx else self.tokens
+
+
+def infer_panel(
+    model: Text2SemanticDecoder,
+    phoneme_ids: np.ndarray,
+    prompt: np.ndarray | None,
+    bert: np.ndarray,
+    options: SamplingOptions = SamplingOptions(),
+    early_stop_num: int | float = -1,
+    seed: int | np.random.Generator | None = None,
+    on_step: StepHook | None = None,
+) -> SemanticResult:
+    """Generate semantic tokens for one utterance.
+
+    phoneme_ids: int [T] (prompt text + target text phonemes); prompt: int [L] semantic tokens of the
+    reference clip, or None for reference-free mode; bert: float32 [1024, T].
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    eos = model.cfg.eos
+    text = model.embed_text(ms.Tensor(np.asarray(phoneme_ids, np.int64)[None]),
+                            ms.Tensor(np.asarray(bert, np.float32)[None]))
+    prompt_tokens = np.zeros(0, np.int64) if prompt is None else np.asarray(prompt, np.int64)
+    n_prompt = prompt_tokens.size
+    audio = None if prompt is None else model.embed_audio(ms.Tensor(prompt_tokens[None]), 0)
+
+    budget = min(MAX_STEPS, _CACHE_HEADROOM if early_stop_num == -1 else int(early_stop_num) + 1)
+    cache = model.new_cache(1, text.shape[1] + n_prompt + budget)
+    y = list(prompt_tokens.tolist())
+    logits = model.prefill(text, audio, cache)
+    stopped_by_eos = False
+    for idx in range(MAX_STEPS):
+        raw = logits.asnumpy()[0]
+        if on_step is not None:
+            on_step(idx, raw.copy())
+        candidates = raw[:-1].copy() if idx < MIN_STEPS_BEFORE_EOS else raw.copy()
+        token, best = sample_next(candidates, np.asarray(y, np.int64), options, rng)
+        y.append(token)
+        stop = early_stop_num != -1 and len(y) - n_prompt > early_stop_num
+        if best == eos or token == eos:
+            stop, stopped_by_eos = True, True
+            y.pop()
+        if stop or idx == MAX_STEPS - 1:
+            break
+        step_in = model.embed_audio(ms.Tensor(np.array([[token]], np.int64)), n_prompt + idx)
+        logits = model.step(step_in, cache)
+
+    if not y:  # the reference pads an empty result with one token 0 ("bad zero prediction")
+        y.append(0)
+    return SemanticResult(tokens=np.asarray(y, np.int64), idx=0 if prompt is None else idx,
+                          n_prompt=n_prompt, n_steps=idx + 1, eos=stopped_by_eos)

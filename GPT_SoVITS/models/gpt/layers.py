@@ -1,0 +1,58 @@
+"""Torch-named building blocks for the GPT and BERT cells, fast in MindSpore's op-by-op mode.
+
+The cells keep PyTorch's parameter names and layouts (`weight` [out, in], `bias`), so a PyTorch state
+dict loads by a strict name match. They call `ops` primitives rather than `mint`: on the CPU backend
+`mint`'s LayerNorm and Embedding kernels are not registered and `mint.nn.functional.linear` costs
+~30x more than a 2-D `MatMul(transpose_b=True)` for a single decoding row. Parameters start at zero;
+real values come from a checkpoint.
+"""
+from __future__ import annotations
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+
+def zeros_parameter(*shape: int) -> ms.Parameter:
+    return ms.Parameter(ms.Tensor(np.zeros(shape, dtype=np.float32)))
+
+
+class Linear(nn.Cell):
+    """torch.nn.Linear: `weight` [out, in], optional `bias` [out]; any number of leading axes."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.weight = zeros_parameter(out_features, in_features)
+        self.bias = zeros_parameter(out_features) if bias else None
+        self._matmul = ops.MatMul(transpose_b=True)
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        lead = x.shape[:-1]
+        y = self._matmul(x.reshape(-1, x.shape[-1]), self.weight)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*lead, -1)
+
+
+class LayerNorm(nn.Cell):
+    """torch.nn.LayerNorm over the last axis: `weight`, `bias`."""
+
+    def __init__(self, channels: int, eps: float):
+        super().__init__()
+        self.weight = zeros_parameter(channels)
+        self.bias = zeros_parameter(channels)
+        self._norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        return self._norm(x, self.weight, self.bias)[0]
+
+
+class Embedding(nn.Cell):
+    """torch.nn.Embedding: `weight` [rows, dim], looked up by integer ids of any shape."""
+
+    def __init__(self, rows: int, dim: int):
+        super().__init__()
+        self.weight = zeros_parameter(rows, dim)
+
+    def construct(self, ids: ms.Tensor) -> ms.Tensor:
+        return ops.gather(self.weight, ids, 0)

@@ -1,0 +1,59 @@
+"""`load_gpt(path)`: a GPT checkpoint (`.ckpt` as `s1_train.py` writes it) -> a model ready to decode.
+
+The checkpoint carries its own `config` (dimensions, `data.max_sec`); the fp16 tensors are upcast to
+float32 by the weight reader and copied by a strict name match (the `model.` prefix of the lightning
+module is stripped there).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .config import SEMANTIC_HZ, GPTConfig, max_sec_of
+from .decode import SemanticResult, StepHook, infer_panel
+from .model import Text2SemanticDecoder
+from .sampling import SamplingOptions
+
+
+@dataclass
+class GPT:
+    """A loaded text-to-semantic model with the settings the webui takes from its checkpoint."""
+
+    config: GPTConfig
+    max_sec: float
+    model: Text2SemanticDecoder
+    raw_config: Mapping[str, Any]
+
+    @property
+    def early_stop_num(self) -> int:
+        """The webui's `hz * max_sec`: the most tokens one segment may produce."""
+        return int(SEMANTIC_HZ * self.max_sec)
+
+    def generate(self, phoneme_ids: np.ndarray, prompt: np.ndarray | None, bert: np.ndarray,
+                 options: SamplingOptions = SamplingOptions(), early_stop_num: int | float | None = None,
+                 seed: int | np.random.Generator | None = None,
+                 on_step: StepHook | None = None) -> SemanticResult:
+        """`infer_panel` with the webui's early stop (`hz * max_sec`) unless one is given."""
+        limit = self.early_stop_num if early_stop_num is None else early_stop_num
+        return infer_panel(self.model, phoneme_ids, prompt, bert, options, limit, seed, on_step)
+
+
+def build_gpt(config: Mapping[str, Any], state: Mapping[str, np.ndarray], source: str = "GPT state") -> GPT:
+    """A model from a checkpoint-style config dict and a state dict whose keys lack the `model.` prefix."""
+    from GPT_SoVITS.weights import load_into
+
+    cfg = GPTConfig.from_checkpoint_config(config)
+    model = Text2SemanticDecoder(cfg)
+    load_into(model, state, source=source)
+    model.set_train(False)
+    return GPT(config=cfg, max_sec=max_sec_of(config), model=model, raw_config=config)
+
+
+def load_gpt(path: str | Path) -> GPT:
+    from GPT_SoVITS.weights import load_gpt_checkpoint
+
+    checkpoint = load_gpt_checkpoint(path)
+    return build_gpt(checkpoint.config, checkpoint.state, source=str(path))

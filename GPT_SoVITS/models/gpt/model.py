@@ -1,0 +1,105 @@
+"""`Text2SemanticDecoder`: the reference's GPT (`AR/models/t2s_model.py`), inference only.
+
+Phonemes (plus projected BERT features) and semantic tokens are embedded, given sine positions with a
+learnt scale `alpha`, and run through one stack of post-norm layers; `ar_predict_layer` maps the last
+position to logits over the semantic vocabulary + EOS. The decoding loop lives in `decode.py`; this
+file only offers the two forward modes it needs, `prefill` and `step`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+from .cache import KVCache
+from .config import BERT_DIM, GPTConfig
+from .layers import Embedding, Linear
+from .transformer import TransformerEncoder
+
+_INITIAL_POSITIONS = 4000  # the reference's table size; extended on demand like its extend_pe
+
+
+def sine_table(length: int, dim: int) -> np.ndarray:
+    """[length, dim] float32: sin on even, cos on odd channels, computed in float32 as the reference."""
+    position = np.arange(length, dtype=np.float32)[:, None]
+    div_term = np.exp(np.arange(0, dim, 2, dtype=np.float32) * np.float32(-(math.log(10000.0) / dim)))
+    angles = position * div_term
+    table = np.zeros((length, dim), dtype=np.float32)
+    table[:, 0::2] = np.sin(angles)
+    table[:, 1::2] = np.cos(angles)
+    return table
+
+
+class TokenEmbedding(nn.Cell):
+    def __init__(self, dim: int, vocab_size: int):
+        super().__init__()
+        self.word_embeddings = Embedding(vocab_size, dim)
+
+    def construct(self, ids: ms.Tensor) -> ms.Tensor:
+        return self.word_embeddings(ids)
+
+
+class SinePositionalEmbedding(nn.Cell):
+    """`x * x_scale + alpha * pe[start : start + T]` with `x_scale = 1` (the reference's scale=False)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.alpha = ms.Parameter(ms.Tensor(np.ones(1, dtype=np.float32)))
+        self._table = ms.Tensor(sine_table(_INITIAL_POSITIONS, dim))
+
+    def construct(self, x: ms.Tensor, start: int = 0) -> ms.Tensor:
+        end = start + x.shape[1]
+        if end > self._table.shape[0]:
+            self._table = ms.Tensor(sine_table(max(end, 2 * self._table.shape[0]), self.dim))
+        return x + self.alpha * self._table[start:end]
+
+
+class Text2SemanticDecoder(nn.Cell):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        dim = cfg.embedding_dim
+        self.bert_proj = Linear(BERT_DIM, dim)
+        self.ar_text_embedding = TokenEmbedding(dim, cfg.phoneme_vocab_size)
+        self.ar_text_position = SinePositionalEmbedding(dim)
+        self.ar_audio_embedding = TokenEmbedding(dim, cfg.vocab_size)
+        self.ar_audio_position = SinePositionalEmbedding(dim)
+        self.h = TransformerEncoder(cfg)
+        self.ar_predict_layer = Linear(cfg.hidden_dim, cfg.vocab_size, bias=False)
+
+    def embed_text(self, phoneme_ids: ms.Tensor, bert: ms.Tensor) -> ms.Tensor:
+        """phoneme ids [B, T] int, BERT features [B, 1024, T] -> [B, T, dim]."""
+        x = self.ar_text_embedding(phoneme_ids) + self.bert_proj(bert.transpose(0, 2, 1))
+        return self.ar_text_position(x)
+
+    def embed_audio(self, tokens: ms.Tensor, start: int) -> ms.Tensor:
+        """semantic tokens [B, L] at audio positions start..start+L-1 -> [B, L, dim]."""
+        return self.ar_audio_position(self.ar_audio_embedding(tokens), start)
+
+    def new_cache(self, batch: int, capacity: int) -> KVCache:
+        cfg = self.cfg
+        return KVCache(cfg.num_layers, batch, cfg.num_heads, cfg.head_dim, capacity)
+
+    def prefill(self, text: ms.Tensor, audio: ms.Tensor | None, cache: KVCache) -> ms.Tensor:
+        """Step 0 over `[text; audio prompt]`; fills the cache, returns the logits of the last position."""
+        xy = text if audio is None else ops.cat((text, audio), axis=1)
+        mask = ms.Tensor(prefill_mask(text.shape[1], 0 if audio is None else audio.shape[1]))
+        hidden = self.h.prefill(xy, mask, cache)
+        return self.ar_predict_layer(hidden[:, -1])
+
+    def step(self, audio: ms.Tensor, cache: KVCache) -> ms.Tensor:
+        """One new audio position [B, 1, dim] against the cache -> logits [B, vocab]."""
+        hidden = self.h.step(audio, cache)
+        return self.ar_predict_layer(hidden[:, -1])
+
+
+def prefill_mask(text_len: int, audio_len: int) -> np.ndarray:
+    """Additive mask [S, S]: text attends to text only; audio attends to all text and causally to audio."""
+    size = text_len + audio_len
+    blocked = np.zeros((size, size), dtype=bool)
+    blocked[:text_len, text_len:] = True
+    blocked[text_len:, text_len:] = np.triu(np.ones((audio_len, audio_len), dtype=bool), k=1)
+    return np.where(blocked, -np.inf, 0.0).astype(np.float32)

@@ -1,0 +1,93 @@
+"""The decoder layers of the reference's GPT: post-norm self-attention + ReLU feed-forward.
+
+Parameter names follow the reference's `TransformerEncoderLayer` (`self_attn.in_proj_weight`, fused
+q/k/v like torch's MultiheadAttention; `linear1`, `linear2`, `norm1`, `norm2`). Each layer runs in two
+modes that share the same weights: `prefill` over a whole sequence with an additive mask, and `step`
+for one new position against the cache.
+"""
+from __future__ import annotations
+
+import math
+
+import mindspore as ms
+from mindspore import nn, ops
+
+from .cache import KVCache
+from .config import LAYER_NORM_EPS, GPTConfig
+from .layers import LayerNorm, Linear, zeros_parameter
+
+
+class SelfAttention(nn.Cell):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.scale = 1.0 / math.sqrt(self.head_dim)
+        self.in_proj_weight = zeros_parameter(3 * dim, dim)
+        self.in_proj_bias = zeros_parameter(3 * dim)
+        self.out_proj = Linear(dim, dim)
+        self._project = ops.MatMul(transpose_b=True)
+        self._scores = ops.BatchMatMul(transpose_b=True)
+        self._mix = ops.BatchMatMul()
+
+    def qkv(self, x: ms.Tensor) -> tuple[ms.Tensor, ms.Tensor, ms.Tensor]:
+        """[B, T, dim] -> q, k, v as [B, H, T, Dh]; q already carries the 1/sqrt(Dh) scale."""
+        batch, length, dim = x.shape
+        qkv = self._project(x.reshape(-1, dim), self.in_proj_weight) + self.in_proj_bias
+        qkv = qkv.reshape(batch, length, 3, self.heads, self.head_dim).transpose(2, 0, 3, 1, 4)
+        return qkv[0] * self.scale, qkv[1], qkv[2]
+
+    def attend(self, q: ms.Tensor, k: ms.Tensor, v: ms.Tensor, bias: ms.Tensor | None) -> ms.Tensor:
+        scores = self._scores(q, k)
+        if bias is not None:
+            scores = scores + bias
+        mixed = self._mix(ops.softmax(scores, -1), v)  # [B, H, T, Dh]
+        batch, _, length, _ = mixed.shape
+        return self.out_proj(mixed.transpose(0, 2, 1, 3).reshape(batch, length, -1))
+
+
+class DecoderLayer(nn.Cell):
+    def __init__(self, dim: int, heads: int, ffn_dim: int):
+        super().__init__()
+        self.self_attn = SelfAttention(dim, heads)
+        self.linear1 = Linear(dim, ffn_dim)
+        self.linear2 = Linear(ffn_dim, dim)
+        self.norm1 = LayerNorm(dim, LAYER_NORM_EPS)
+        self.norm2 = LayerNorm(dim, LAYER_NORM_EPS)
+
+    def _finish(self, x: ms.Tensor, attended: ms.Tensor) -> ms.Tensor:
+        # Post-norm (norm_first=False): residual first, then LayerNorm, for both sub-blocks.
+        x = self.norm1(x + attended)
+        return self.norm2(x + self.linear2(ops.relu(self.linear1(x))))
+
+    def prefill(self, x: ms.Tensor, bias: ms.Tensor, cache: KVCache, layer: int) -> ms.Tensor:
+        q, k, v = self.self_attn.qkv(x)
+        cache.write(layer, 0, k, v)
+        return self._finish(x, self.self_attn.attend(q, k, v, bias))
+
+    def step(self, x: ms.Tensor, cache: KVCache, layer: int) -> ms.Tensor:
+        q, k, v = self.self_attn.qkv(x)
+        keys, values = cache.write(layer, cache.length, k, v)
+        return self._finish(x, self.self_attn.attend(q, keys, values, None))
+
+
+class TransformerEncoder(nn.Cell):
+    """Holds the layers under `h.layers.N` as in the reference (no final norm: post-norm layers)."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.layers = nn.CellList(
+            [DecoderLayer(cfg.hidden_dim, cfg.num_heads, cfg.ffn_dim) for _ in range(cfg.num_layers)])
+
+    def prefill(self, x: ms.Tensor, bias: ms.Tensor, cache: KVCache) -> ms.Tensor:
+        cache.reserve(x.shape[1])
+        for i, layer in enumerate(self.layers):
+            x = layer.prefill(x, bias, cache, i)
+        cache.length = x.shape[1]
+        return x
+
+    def step(self, x: ms.Tensor, cache: KVCache) -> ms.Tensor:
+        cache.reserve(cache.length + 1)
+        for i, layer in enumerate(self.layers):
+            x = layer.step(x, cache, i)
+        cache.length += 1
+        return x
