@@ -1,0 +1,61 @@
+"""create_app(settings): the FastAPI application with its routers, guards, logs and stores.
+
+Layers, outermost first: access log -> CORS -> API key -> body limit -> FastAPI (exception
+handlers in the envelope, routers, static /audio and /output).
+"""
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from . import __version__, envelope, tasks
+from .engine import Engine
+from .logs import AccessLogMiddleware, access_logger
+from .routers import categories, health, models, pages, synthesis, voice_models
+from .security import ApiKeyMiddleware, BodyLimitMiddleware
+from .settings import Settings
+from .storage.categories import CategoryStore
+from .storage.json_store import JsonStore
+from .storage.voice_models import VoiceModelStore
+
+TITLE = "GPT-SoVITS 推理服务"
+DESCRIPTION = ("基于 MindSpore 的 GPT-SoVITS 文本转语音服务。所有 JSON 响应为 `{code, message, data}`："
+               "code 0 成功，1 失败，2 资源不存在或已存在，3 参数错误。")
+TAGS = [
+    {"name": "音模管理", "description": "音模（参考音频 + 头像）与分类"},
+    {"name": "任务队列", "description": "排队合成任务"},
+    {"name": "页面", "description": "管理页面"},
+    {"name": "其他", "description": "健康检查、模型切换、直接合成"},
+]
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_layout()
+    app = FastAPI(title=TITLE, version=__version__, description=DESCRIPTION, openapi_tags=TAGS)
+    app.state.settings = settings
+    app.state.engine = engine or Engine(settings)
+    app.state.categories = CategoryStore(JsonStore(settings.categories_file))
+    app.state.voice_models = VoiceModelStore(settings, app.state.categories)
+    app.state.health_extras = {}  # name -> callable returning a dict, merged into /healthz
+
+    envelope.install_handlers(app)
+    for module in (health, models, synthesis, voice_models, categories, pages):
+        app.include_router(module.router)
+    app.mount("/audio", StaticFiles(directory=settings.audio_dir), name="audio")
+    app.mount("/output", StaticFiles(directory=settings.output_dir), name="output")
+
+    # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    if settings.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
+                           allow_headers=["*"], allow_credentials="*" not in settings.cors_origins)
+    app.add_middleware(AccessLogMiddleware, logger=access_logger(settings.logs_dir))
+
+    if settings.load_models and hasattr(app.state.engine, "start_loading"):
+        app.router.on_startup.append(app.state.engine.start_loading)
+    tasks.install(app)  # the task queue: /voice-tasks routes, workers started/stopped with the app
+    return app

@@ -1,0 +1,187 @@
+"""The one seam between the service and GPT_SoVITS.pipeline.
+
+The service starts with or without weights. `Engine` knows where the weights should be, loads the
+synthesizer once in a background thread (so the server answers within seconds), and swaps it whole
+on /set_model: the new one is built first, then one reference is replaced, so requests in flight
+finish on the old one and a failed load keeps it. Every method that runs the models blocks: callers
+run it in a worker thread, never on the event loop.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from GPT_SoVITS.pipeline import ModelPaths, SynthesisError, SynthesisOptions, WeightsMissingError
+
+from . import __version__
+from .settings import GPT_WEIGHT_FILE, SOVITS_WEIGHT_FILE, WEIGHT_SETTINGS, Settings
+
+log = logging.getLogger("tts_service.engine")
+
+WHERE_TO_GET = ("Download the GPT-SoVITS pretrained models (https://huggingface.co/lj1995/GPT-SoVITS) "
+                "into GPT_SoVITS/pretrained_models/, or point the flags/variables above at your files.")
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+class Engine:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._paths = {key: getattr(settings, key) for key in WEIGHT_SETTINGS}
+        self._synth = None  # the loaded Synthesizer; replaced whole, never mutated
+        self._state = "idle"  # idle | loading | ready | failed
+        self._error: str | None = None
+        self._loaded = threading.Event()
+        self._swap_lock = threading.Lock()  # one load at a time
+
+    # ---- where the weights are -------------------------------------------------------------
+    def model_paths(self) -> ModelPaths:
+        sv = self._paths["sv_path"]
+        return ModelPaths(gpt=self._paths["gpt_path"], sovits=self._paths["sovits_path"],
+                          hubert=self._paths["cnhubert_base_path"], bert=self._paths["bert_path"],
+                          speaker_verifier=sv if Path(sv).exists() else None)
+
+    def missing(self, paths: dict[str, str] | None = None) -> list[str]:
+        """The required weight settings whose file or folder is absent (sv only matters for v2Pro)."""
+        paths = paths or self._paths
+        return [key for key in WEIGHT_SETTINGS if key != "sv_path" and not Path(paths[key]).exists()]
+
+    def missing_error(self, keys: list[str], paths: dict[str, str] | None = None) -> WeightsMissingError:
+        paths = paths or self._paths
+        lines = [f"  {key}: {paths[key]} (set with {WEIGHT_SETTINGS[key][0]} or the variable "
+                 f"{WEIGHT_SETTINGS[key][1]})" for key in keys]
+        return WeightsMissingError("模型权重缺失 / model weights missing:\n" + "\n".join(lines) + "\n" + WHERE_TO_GET)
+
+    def status(self) -> dict:
+        from GPT_SoVITS import runtime
+
+        current = runtime.current()
+        synth = self._synth
+        return {
+            "state": "missing" if self.missing() and synth is None else self._state,
+            "error": self._error,
+            "weights": {key: {"path": self._display(path), "present": Path(path).exists()}
+                        for key, path in self._paths.items()},
+            "versions": dict(getattr(synth, "versions", {}) or {}),
+            "sample_rate": getattr(synth, "sample_rate", None),
+            "device": {"target": current.device_target if current else self.settings.device_target,
+                       "id": current.device_id if current else self.settings.device_id},
+            "version": __version__,
+        }
+
+    def _display(self, path: str) -> str:
+        """Paths inside the data dir or the repo are shown relative: no absolute server paths out."""
+        for root in (Path(self.settings.data_dir).resolve(), Path(__file__).resolve().parent.parent):
+            try:
+                return str(Path(path).resolve().relative_to(root))
+            except ValueError:
+                continue
+        return Path(path).name
+
+    # ---- loading -----------------------------------------------------------------------------
+    def start_loading(self) -> None:
+        """Load in a daemon thread if the weights are all there; otherwise stay idle (and say why)."""
+        keys = self.missing()
+        if keys:
+            log.warning("%s", self.missing_error(keys))
+            return
+        self._state = "loading"
+        threading.Thread(target=self._load_quietly, name="engine-load", daemon=True).start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self._load(self._paths)
+        except Exception as exc:  # the reason is kept for /healthz and the next synthesis
+            log.error("model loading failed: %s", exc)
+
+    def _load(self, paths: dict[str, str]):
+        keys = self.missing(paths)
+        if keys:
+            raise self.missing_error(keys, paths)
+        with self._swap_lock:
+            self._state = "loading" if self._synth is None else self._state
+            try:
+                from GPT_SoVITS import runtime
+
+                runtime.configure(self.settings.device_target, self.settings.device_id)  # once per process
+                synthesizer_cls = _synthesizer_class()
+                sv = paths["sv_path"]
+                new = synthesizer_cls.load(ModelPaths(
+                    gpt=paths["gpt_path"], sovits=paths["sovits_path"], hubert=paths["cnhubert_base_path"],
+                    bert=paths["bert_path"], speaker_verifier=sv if Path(sv).exists() else None))
+            except Exception as exc:
+                if self._synth is None:
+                    self._state, self._error = "failed", str(exc)
+                self._loaded.set()
+                raise exc if isinstance(exc, SynthesisError) else SynthesisError(f"模型加载失败: {exc}") from exc
+            self._synth, self._paths = new, dict(paths)  # the swap: one reference
+            self._state, self._error = "ready", None
+            self._loaded.set()
+            return new
+
+    def _ready(self):
+        """The current synthesizer, loading it now (in this worker thread) if nobody has yet."""
+        if self._synth is not None:
+            return self._synth
+        keys = self.missing()
+        if keys:
+            raise self.missing_error(keys)
+        if self._state == "loading":
+            self._loaded.wait()
+            if self._synth is not None:
+                return self._synth
+        if self._state == "failed":
+            raise SynthesisError(f"模型加载失败: {self._error}")
+        return self._load(self._paths)
+
+    # ---- synthesis ---------------------------------------------------------------------------
+    def synthesize(self, options: SynthesisOptions, on_progress: Progress | None = None,
+                   should_cancel: Cancel | None = None) -> tuple[int, np.ndarray]:
+        """(sample rate, int16 mono samples); raises GPT_SoVITS.pipeline errors."""
+        return self._ready().synthesize(options, on_progress, should_cancel)
+
+    def stream(self, options: SynthesisOptions, should_cancel: Cancel | None = None) -> Iterator[np.ndarray]:
+        return self._ready().stream(options, should_cancel)
+
+    def set_model(self, gpt_path: str | None = None, sovits_path: str | None = None) -> dict:
+        """Load new GPT and/or SoVITS weights; on success swap and remember them in gweight/sweight.txt."""
+        paths = dict(self._paths)
+        if gpt_path:
+            paths["gpt_path"] = str(Path(gpt_path).expanduser().resolve())
+        if sovits_path:
+            paths["sovits_path"] = str(Path(sovits_path).expanduser().resolve())
+        self._load(paths)
+        data_dir = Path(self.settings.data_dir)
+        if gpt_path:
+            (data_dir / GPT_WEIGHT_FILE).write_text(paths["gpt_path"], encoding="utf-8")
+        if sovits_path:
+            (data_dir / SOVITS_WEIGHT_FILE).write_text(paths["sovits_path"], encoding="utf-8")
+        return self.status()
+
+
+def _synthesizer_class():
+    try:
+        from GPT_SoVITS.pipeline.synthesizer import Synthesizer
+    except ImportError as exc:
+        raise SynthesisError(f"推理管线未安装 (GPT_SoVITS.pipeline.synthesizer: {exc})") from exc
+    return Synthesizer
+
+
+def as_api_error(exc: SynthesisError):
+    """A pipeline error as the envelope: missing weights 503, bad input code 3, others code 1."""
+    from GPT_SoVITS.pipeline import CancelledError, InputError
+
+    from .envelope import BAD_PARAM, FAILED, ApiError
+
+    if isinstance(exc, WeightsMissingError):
+        return ApiError(FAILED, str(exc), 503)
+    if isinstance(exc, InputError):
+        return ApiError(BAD_PARAM, str(exc), 400)
+    if isinstance(exc, CancelledError):
+        return ApiError(FAILED, str(exc) or "已取消", 409)
+    return ApiError(FAILED, str(exc) or "合成失败", 500)

@@ -1,0 +1,99 @@
+"""The response envelope {code, message, data}, the business codes, and the handlers that make
+every error (validation, malformed JSON, 404/405, crashes) answer in it.
+
+The business code says what kind of outcome it is; the HTTP status says the same to proxies and
+generic clients: 200 only for success.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("tts_service")
+
+OK = 0  # success
+FAILED = 1  # the operation failed (synthesis, model loading, server fault)
+RESOURCE = 2  # the resource does not exist, or already exists
+BAD_PARAM = 3  # a parameter is missing or invalid
+
+_DEFAULT_STATUS = {FAILED: 500, RESOURCE: 404, BAD_PARAM: 400}
+
+
+class ApiError(Exception):
+    """Raise anywhere in a request: becomes {code, message, data} with `http_status`."""
+
+    def __init__(self, code: int, message: str, http_status: int | None = None, data: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status or _DEFAULT_STATUS.get(code, 500)
+        self.data = {} if data is None else data
+
+
+def body(code: int, message: str = "", data: Any = None) -> dict:
+    return {"code": code, "message": message, "data": {} if data is None else data}
+
+
+def ok(data: Any = None, message: str = "") -> dict:
+    return body(OK, message, data)
+
+
+def paged(items: list, total: int, page: int, page_size: int) -> dict:
+    return ok({"total": total, "pageIndex": page, "pageSize": page_size, "data": items})
+
+
+def error_response(code: int, message: str, http_status: int, data: Any = None,
+                   headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body(code, message, data), status_code=http_status, headers=headers)
+
+
+def _describe(errors: list[dict]) -> str:
+    """`参数错误: body.top_k: Input should be a valid integer` for the first few problems."""
+    parts = []
+    for err in errors[:3]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",)) or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "参数错误: " + "; ".join(parts)
+
+
+async def _on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.code, exc.message, exc.http_status, exc.data)
+
+
+async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(BAD_PARAM, "请求体不是合法的 JSON", 400)
+    # Keep only what a client can use: where and what (pydantic's `input`/`ctx` may echo big values).
+    details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in errors]
+    return error_response(BAD_PARAM, _describe(errors), 422, {"errors": details})
+
+
+_HTTP_CODES = {404: (RESOURCE, "资源不存在"), 405: (BAD_PARAM, "请求方法不允许"),
+               413: (BAD_PARAM, "请求体过大"), 401: (BAD_PARAM, "API key 无效或缺失")}
+
+
+async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code, message = _HTTP_CODES.get(exc.status_code, (BAD_PARAM if exc.status_code < 500 else FAILED, ""))
+    detail = exc.detail if isinstance(exc.detail, str) else ""
+    if exc.status_code not in _HTTP_CODES and detail:
+        message = detail
+    return error_response(code, message or detail or "请求失败", exc.status_code,
+                          headers=getattr(exc, "headers", None))
+
+
+async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(FAILED, "服务器内部错误", 500)
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_crash)

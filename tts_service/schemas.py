@@ -1,0 +1,103 @@
+"""What a synthesis request may say (shared by /synthesize and task submission), and how a voice
+model fills in what it leaves out. Defaults come from GPT_SoVITS.pipeline.SynthesisOptions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from GPT_SoVITS.pipeline import SynthesisOptions
+
+from . import vocab
+from .envelope import BAD_PARAM, RESOURCE, ApiError
+from .settings import Settings
+from .storage.ids import check_id
+
+if TYPE_CHECKING:
+    from .storage.voice_models import VoiceModelStore
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SynthesisOptions)}
+
+MISSING_INPUT = "缺少参数: ref_wav_path 或 text"
+BAD_LANGUAGE = "语言不支持"
+BAD_CUT = "切分方式不支持"
+
+
+class SynthesisRequest(BaseModel):
+    """The fields of one synthesis. Unknown fields are ignored (old clients send user_id/task_id)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "model_id": "xiaoyun", "text": "你好，欢迎使用语音合成服务。", "text_language": "all_zh",
+        "how_to_cut": "cut1", "top_k": 20, "top_p": 0.6, "temperature": 0.6}]})
+
+    model_id: str | None = Field(None, description="voice model whose clip, prompt text and prompt language "
+                                                   "fill in the fields left out")
+    ref_wav_path: str | None = Field(None, description="reference clip on the server: a path inside the data "
+                                                       "dir's audio/ (or a folder of --ref-audio-dirs)")
+    text: str | None = Field(None, description="target text (required); at most --max-text-chars characters")
+    text_language: str = Field(_DEFAULTS["text_language"], description="language key of the target text")
+    prompt_text: str | None = Field(None, description="transcript of the reference clip; empty: the model's")
+    prompt_language: str | None = Field(None, description="language of prompt_text; empty: the model's, "
+                                                          f"else {_DEFAULTS['prompt_language']}")
+    how_to_cut: str = Field(_DEFAULTS["how_to_cut"], description="cut0..cut5 or the Chinese label")
+    top_k: int = Field(_DEFAULTS["top_k"], ge=1, le=100)
+    top_p: float = Field(_DEFAULTS["top_p"], gt=0, le=1)
+    temperature: float = Field(_DEFAULTS["temperature"], gt=0, le=2)
+    repetition_penalty: float = Field(_DEFAULTS["repetition_penalty"], ge=0, le=2)
+    speed: float = Field(_DEFAULTS["speed"], ge=0.5, le=2)
+    noise_scale: float = Field(_DEFAULTS["noise_scale"], ge=0, le=1)
+    seed: int | None = Field(_DEFAULTS["seed"], ge=0, le=2**32 - 1, description="fixed seed; empty: random")
+    ref_free: bool = Field(_DEFAULTS["ref_free"], description="reference-free mode (no prompt text); "
+                                                              "JSON true/false or \"true\"/\"false\"")
+
+
+def _allowed_roots(settings: Settings) -> list[Path]:
+    return [settings.audio_dir.resolve(), *(Path(p).resolve() for p in settings.ref_audio_dirs)]
+
+
+def check_ref_path(raw: str, settings: Settings) -> str:
+    """A client-given clip path, only inside audio/ or --ref-audio-dirs (the seed read any file)."""
+    candidate = Path(raw)
+    if not candidate.is_absolute():
+        candidate = Path(settings.data_dir) / candidate
+    real = Path(os.path.realpath(candidate))
+    if not any(real == root or root in real.parents for root in _allowed_roots(settings)):
+        raise ApiError(BAD_PARAM, "ref_wav_path 不在允许的目录内（数据目录的 audio/ 或 --ref-audio-dirs）")
+    if not real.is_file():
+        raise ApiError(BAD_PARAM, "ref_wav_path 指向的参考音频不存在")
+    return str(real)
+
+
+def resolve_options(req: SynthesisRequest, settings: Settings, voice_models: "VoiceModelStore") -> SynthesisOptions:
+    """The request plus its voice model -> SynthesisOptions, or ApiError (3 bad input, 2 unknown model)."""
+    prompt_text, prompt_language = req.prompt_text, req.prompt_language
+    ref_wav_path = check_ref_path(req.ref_wav_path, settings) if req.ref_wav_path else None
+    if req.model_id not in (None, ""):
+        record = voice_models.get(check_id(req.model_id, "model_id"))
+        if record is None:
+            raise ApiError(RESOURCE, "音模不存在", 404)
+        # What the request leaves out comes from the model: clip, prompt text AND prompt language.
+        ref_wav_path = ref_wav_path or str(voice_models.clip_path(record))
+        prompt_text = prompt_text or record.get("prompt_text", "")
+        prompt_language = prompt_language or record.get("prompt_language")
+    text = (req.text or "").strip()
+    if not ref_wav_path or not text:
+        raise ApiError(BAD_PARAM, MISSING_INPUT)
+    if len(text) > settings.max_text_chars:
+        raise ApiError(BAD_PARAM, f"文本过长：{len(text)} 字，上限 {settings.max_text_chars} 字")
+    prompt_language = prompt_language or _DEFAULTS["prompt_language"]
+    if vocab.language_code(prompt_language) is None or vocab.language_code(req.text_language) is None:
+        raise ApiError(BAD_PARAM, BAD_LANGUAGE)
+    if vocab.cut_code(req.how_to_cut) is None:
+        raise ApiError(BAD_PARAM, BAD_CUT)
+    return SynthesisOptions(
+        ref_wav_path=ref_wav_path, text=text, prompt_text=(prompt_text or "").strip(),
+        prompt_language=prompt_language, text_language=req.text_language, how_to_cut=req.how_to_cut,
+        top_k=req.top_k, top_p=req.top_p, temperature=req.temperature,
+        repetition_penalty=req.repetition_penalty, speed=req.speed, noise_scale=req.noise_scale,
+        seed=req.seed, ref_free=req.ref_free,
+    )

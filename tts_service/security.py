@@ -1,0 +1,96 @@
+"""Request guards: the optional API key and the request-body bound, as plain ASGI middleware so
+that they cover every route, static files included, and answer in the envelope.
+
+The key may come as `Authorization: Bearer <key>`, `X-API-Key: <key>`, the `api_key` query
+parameter, or the `tts_api_key` cookie. Opening the admin page as `/index?api_key=<key>` sets
+that cookie (HttpOnly, SameSite=Strict), so the page's own requests and its <audio>/<img> loads
+carry the key without any script handling it.
+"""
+from __future__ import annotations
+
+import hmac
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .envelope import BAD_PARAM, error_response
+
+COOKIE = "tts_api_key"
+OPEN_PATHS = ("/healthz",)
+
+
+def presented_key(scope: Scope) -> str | None:
+    headers = Headers(scope=scope)
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    if headers.get("x-api-key"):
+        return headers["x-api-key"].strip()
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if query.get("api_key"):
+        return query["api_key"][0]
+    return cookie_parser(headers.get("cookie", "")).get(COOKIE)
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app: ASGIApp, api_key: str):
+        self.app, self.api_key = app, api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        key = presented_key(scope)
+        if key is None or not hmac.compare_digest(key.encode(), self.api_key.encode()):
+            response = error_response(BAD_PARAM, "API key 无效或缺失", 401, headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """413 in the envelope for bodies over `limit` bytes: by Content-Length, or while streaming.
+
+    A stream that goes over is cut off as if the client had gone away; whatever the app then
+    answers is dropped and replaced by the 413.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = error_response(BAD_PARAM, f"请求体过大（上限 {self.limit / 1048576:g} MB）", 413)
+        length = Headers(scope=scope).get("content-length")
+        if length and length.isdigit() and int(length) > self.limit:
+            await too_large(scope, receive, send)
+            return
+        received, over = 0, False
+
+        async def counted_receive() -> Message:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            msg = await receive()
+            if msg["type"] == "http.request":
+                received += len(msg.get("body", b""))
+                if received > self.limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return msg
+
+        async def guarded_send(msg: Message) -> None:
+            if not over:
+                await send(msg)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over:
+            await too_large(scope, receive, send)
