@@ -1,2 +1,65 @@
-def install(app):
-    """Registered by the task queue."""
+"""The durable task queue (任务队列): one JSON file per task, a worker pool, retention.
+
+`install(app)` is called once by `create_app`: it adds the /voice-tasks routes, starts the workers and
+the retention sweeper with the app and stops them with it, puts the queue on `app.state.task_queue`
+and its figures (queue length, running task) into /healthz under `tasks`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
+
+from GPT_SoVITS.pipeline import SynthesisOptions
+
+from ..schemas import SynthesisRequest, resolve_options
+from . import retention
+from .backend import make_backend
+from .logs import TaskLogs
+from .queue import TaskQueue
+from .router import router
+
+OUTPUT_SUBDIR = "tasks"  # result WAVs: output/tasks/<task_id>.wav
+
+
+class TaskResolver:
+    """Request fields -> SynthesisOptions through the voice-model store, at submit and at run time."""
+
+    def __init__(self, app: FastAPI):
+        self.state = app.state
+
+    def check(self, request: SynthesisRequest) -> SynthesisOptions:
+        return resolve_options(request, self.state.settings, self.state.voice_models)
+
+    def __call__(self, entry: dict) -> SynthesisOptions:
+        return self.check(SynthesisRequest.model_validate(entry))
+
+
+def build_queue(app: FastAPI) -> TaskQueue:
+    settings = app.state.settings
+    return TaskQueue(make_backend(settings), TaskLogs(settings.logs_dir), settings.output_dir / OUTPUT_SUBDIR,
+                     resolve=app.state.task_resolver, get_engine=lambda: app.state.engine,
+                     workers=settings.task_workers, max_attempts=settings.task_max_attempts)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.state.task_resolver = TaskResolver(app)
+    if hasattr(app.state, "health_extras"):
+        app.state.health_extras["tasks"] = lambda: app.state.task_queue.health()
+    outer = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(scope_app):
+        async with outer(scope_app) as state:
+            queue = app.state.task_queue = build_queue(app)
+            await queue.start()
+            sweeper = asyncio.create_task(retention.run_forever(queue, app.state.settings.task_retention))
+            try:
+                yield state
+            finally:
+                sweeper.cancel()
+                await queue.stop()
+
+    app.router.lifespan_context = lifespan

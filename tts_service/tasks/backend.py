@@ -1,0 +1,77 @@
+"""The seam between the worker pool and where tasks live.
+
+`FileTaskStore` (store.py) is the default and needs no server: one JSON file per task, one process.
+A shared backend (Redis, several processes each with its own device serving one queue) implements
+the same methods; `claim` must then be atomic across processes (e.g. a Redis list moved with BLMOVE,
+or `rq`'s queues), and `recover` must only re-queue tasks whose owning process is gone.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Recovery:
+    """What start-up found: tasks to queue again (oldest first) and what it repaired."""
+
+    queued: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # ran too often; now error/interrupted
+    repaired: int = 0  # stray temp files, files in the wrong folder, duplicates
+    corrupt: list[str] = field(default_factory=list)  # unreadable files, set aside as *.corrupt
+
+
+class TaskBackend(ABC):
+    """Every method is atomic and thread-safe; each returns copies, never live entries."""
+
+    @abstractmethod
+    def recover(self, max_attempts: int) -> Recovery:
+        """Rebuild the state at start-up and repair what a crash left half done."""
+
+    @abstractmethod
+    def create(self, entry: dict) -> bool:
+        """Store a new `wait` entry; False if its task_id exists already (in any state)."""
+
+    @abstractmethod
+    def get(self, task_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def list_user(self, user_id: str) -> list[dict]:
+        """The user's tasks, newest first."""
+
+    @abstractmethod
+    def entries(self) -> list[dict]:
+        """Every task (for retention, health and tests)."""
+
+    @abstractmethod
+    def claim(self, task_id: str) -> dict | None:
+        """wait -> run with one more attempt; None if the task is gone or not waiting."""
+
+    @abstractmethod
+    def update(self, task_id: str, **changes) -> dict | None:
+        """Change a waiting or running task; None (and nothing written) if it is finished or gone."""
+
+    @abstractmethod
+    def finish(self, task_id: str, status: str, **changes) -> dict | None:
+        """Move a waiting or running task to `done` or `error`; None if it is finished or gone."""
+
+    @abstractmethod
+    def requeue(self, task_id: str, **changes) -> dict | None:
+        """run -> wait (a clean shutdown stopped it); None if it is finished or gone."""
+
+    @abstractmethod
+    def remove(self, task_id: str) -> dict | None:
+        """Delete the entry whatever its state; the removed entry, or None."""
+
+
+def make_backend(settings) -> TaskBackend:
+    """The file store; a Redis URL is reported, not silently half-used."""
+    from .store import FileTaskStore
+
+    if settings.redis_url:
+        import logging
+
+        logging.getLogger("tts_service.tasks").warning(
+            "redis_url is set, but the Redis-backed queue is not built yet: tasks stay in %s (one process)",
+            settings.task_dir)
+    return FileTaskStore(settings.task_dir, settings.done_dir, settings.error_dir)

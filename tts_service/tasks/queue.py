@@ -1,0 +1,208 @@
+"""The worker pool: asyncio workers that hand each task to a thread, so the event loop stays free.
+
+At-least-once: a task is marked `run` (with one more attempt) before its synthesis starts; if the process
+dies, start-up finds it still `run` and queues it again, until it has used `max_attempts`.
+Cancelling sets a flag the synthesis polls at each segment boundary (`should_cancel`); every write the
+worker makes goes through the backend, which refuses to touch a finished or deleted task, so a
+cancelled task cannot come back.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from GPT_SoVITS.pipeline import CancelledError, SynthesisError, SynthesisOptions
+
+from ..envelope import ApiError
+from . import files
+from .backend import TaskBackend
+from .logs import TaskLogs
+from .record import (CANCELLED, CANCELLED_MESSAGE, DONE, ERROR, FAILED, RUN, WAIT, new_entry,
+                     progress_percent, result_url)
+
+log = logging.getLogger("tts_service.tasks")
+
+Resolve = Callable[[dict], SynthesisOptions]  # the stored request fields -> options (raises ApiError)
+
+
+class TaskQueue:
+    def __init__(self, backend: TaskBackend, logs: TaskLogs, output_dir: Path, *, resolve: Resolve,
+                 get_engine: Callable[[], Any], workers: int = 1, max_attempts: int = 3):
+        self.backend, self.logs = backend, logs
+        self.output_dir = Path(output_dir)
+        self.resolve, self.get_engine = resolve, get_engine
+        self.workers, self.max_attempts = max(1, workers), max(1, max_attempts)
+        self._pending: asyncio.Queue[str | None] | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._gate = threading.Lock()  # claim vs delete: a task is either taken or removed, never both
+        self._cancelled: set[str] = set()
+        self._running: dict[str, dict] = {}
+        self._stopping = threading.Event()
+
+    # --- life cycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        report = await asyncio.to_thread(self._recover)
+        self._pending = asyncio.Queue()
+        for task_id in report.queued:
+            self._pending.put_nowait(task_id)
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="task-worker")
+        self._tasks = [asyncio.create_task(self._worker(), name=f"task-worker-{i}") for i in range(self.workers)]
+        log.info("task queue: %d queued again, %d interrupted, %d repaired, %d corrupt; %d worker(s)",
+                 len(report.queued), len(report.interrupted), report.repaired, len(report.corrupt), self.workers)
+
+    def _recover(self):
+        report = self.backend.recover(self.max_attempts)
+        for task_id in report.interrupted:
+            self.logs.write(task_id, f"interrupted: the process died during {self.max_attempts} attempts", "ERROR")
+        for task_id in report.queued:
+            self.logs.write(task_id, "queued again after a restart")
+        self._remove_orphan_audio()
+        return report
+
+    def _remove_orphan_audio(self) -> None:
+        """WAVs of tasks that no longer exist (deleted while the process was going down)."""
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        files.remove_temp_files(self.output_dir)
+        for wav in self.output_dir.glob("*.wav"):
+            if self.backend.get(wav.stem) is None:
+                files.unlink(wav)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Ask running syntheses to stop at their next segment; they go back to `wait` for the next start."""
+        self._stopping.set()
+        if self._pending is not None:
+            for _ in self._tasks:
+                self._pending.put_nowait(None)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _worker(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            task_id = await self._pending.get()
+            if task_id is None:
+                break
+            try:
+                await loop.run_in_executor(self._executor, self._execute, task_id)
+            except Exception:  # never let one task kill the worker
+                log.exception("task %s: worker error", task_id)
+
+    # --- API side -------------------------------------------------------------------------------
+    async def submit(self, user_id: str, task_id: str, request: dict) -> dict | None:
+        """Store and queue a new task; None if the task_id is taken (by anyone)."""
+        entry = new_entry(task_id, user_id, request)
+        if task_id in self._running:  # a deleted task of that id is still winding down
+            return None
+        if not await asyncio.to_thread(self.backend.create, entry):
+            return None
+        self.logs.write(task_id, f"wait user_id={user_id} model_id={request.get('model_id')} "
+                                 f"text_len={len(request.get('text') or '')}")
+        if self._pending is not None:
+            self._pending.put_nowait(task_id)
+        return entry
+
+    def get(self, user_id: str, task_id: str) -> dict | None:
+        """The task if it exists and belongs to this user (another user's task looks absent)."""
+        entry = self.backend.get(task_id)
+        return entry if entry is not None and entry["user_id"] == user_id else None
+
+    def list_user(self, user_id: str) -> list[dict]:
+        return self.backend.list_user(user_id)
+
+    def audio_path(self, task_id: str) -> Path:
+        return self.output_dir / f"{task_id}.wav"
+
+    def delete(self, user_id: str, task_id: str) -> dict:
+        """Waiting or finished: removed with its files. Running: ends at once as error/cancelled (kept, so
+        the client sees what happened; a second DELETE removes it) and its synthesis stops at the next
+        segment boundary. Blocking (file I/O): call from a thread."""
+        with self._gate:
+            entry = self.get(user_id, task_id)
+            if entry is None:
+                return {"removed": False, "cancelled": False}
+            if entry["status"] == RUN:
+                self._cancelled.add(task_id)
+                final = self.backend.finish(task_id, ERROR, reason=CANCELLED, error=CANCELLED_MESSAGE)
+                self.logs.write(task_id, f"cancelled by the client at {entry['segments_done']}/"
+                                         f"{entry['total_segments']} segments")
+                return {"removed": False, "cancelled": True, "task": final}
+            self.backend.remove(task_id)
+        files.unlink(self.audio_path(task_id))
+        self.logs.remove(task_id)
+        return {"removed": True, "cancelled": entry["status"] == WAIT}
+
+    def health(self) -> dict:
+        waiting = sum(1 for e in self.backend.entries() if e["status"] == WAIT)
+        running = [dict(task) for task in self._running.values()]
+        return {"workers": self.workers, "queued": waiting, "running": running}
+
+    # --- worker side (in an executor thread) ----------------------------------------------------
+    def _execute(self, task_id: str) -> None:
+        with self._gate:
+            entry = self.backend.claim(task_id)
+        if entry is None:  # deleted while waiting
+            return
+        self._running[task_id] = {"task_id": task_id, "started_at": entry["started_at"]}
+        self.logs.write(task_id, f"start attempt={entry['attempts']} user_id={entry['user_id']} "
+                                 f"model_id={entry.get('model_id')}")
+        try:
+            self._synthesize(entry)
+        except CancelledError:
+            self._on_cancel(entry)
+        except (ApiError, SynthesisError) as exc:
+            self._fail(task_id, exc.message if isinstance(exc, ApiError) else str(exc))
+        except Exception as exc:
+            self.logs.write(task_id, "failed\n" + traceback.format_exc(), "ERROR")
+            self._fail(task_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._running.pop(task_id, None)
+            self._cancelled.discard(task_id)
+
+    def _synthesize(self, entry: dict) -> None:
+        task_id = entry["task_id"]
+
+        def on_progress(done: int, total: int) -> None:
+            percent = progress_percent(done, total)
+            self._running.get(task_id, {}).update(progress=percent)
+            if self.backend.update(task_id, segments_done=done, total_segments=total, progress=percent):
+                self.logs.write(task_id, f"progress {done}/{total} ({percent}%)")
+
+        def should_cancel() -> bool:
+            return task_id in self._cancelled or self._stopping.is_set()
+
+        options = self.resolve(entry)
+        sample_rate, audio = self.get_engine().synthesize(options, on_progress=on_progress,
+                                                          should_cancel=should_cancel)
+        if should_cancel():
+            raise CancelledError("cancelled after the last segment")
+        wav = self.audio_path(task_id)
+        files.write_wav(wav, sample_rate, audio)
+        done = self.backend.finish(task_id, DONE, progress=100, reason=None, error=None,
+                                   result_url=result_url(task_id, entry["user_id"]))
+        if done is None:  # deleted in the last instant: leave nothing behind
+            files.unlink(wav)
+            return
+        self.logs.write(task_id, f"done result={wav.name} seconds={len(audio) / sample_rate:.2f}")
+
+    def _on_cancel(self, entry: dict) -> None:
+        task_id = entry["task_id"]
+        if task_id not in self._cancelled and self._stopping.is_set():
+            # A clean shutdown: not the task's fault, so the attempt is given back.
+            self.backend.requeue(task_id, attempts=max(0, entry["attempts"] - 1))
+            self.logs.write(task_id, "stopped by a shutdown: waits for the next start")
+            return
+        # Normally DELETE has already finished it as cancelled; this only catches a stray CancelledError.
+        self.backend.finish(task_id, ERROR, reason=CANCELLED, error=CANCELLED_MESSAGE)
+        self.logs.write(task_id, "synthesis stopped (cancelled)")
+
+    def _fail(self, task_id: str, message: str) -> None:
+        if self.backend.finish(task_id, ERROR, reason=FAILED, error=message):
+            self.logs.write(task_id, f"failed: {message}", "ERROR")

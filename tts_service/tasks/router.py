@@ -1,0 +1,103 @@
+"""The /voice-tasks endpoints (任务队列): submit, list, query, read, delete/cancel, download.
+
+Every read and delete names the user (`user_id`, a query parameter on GET/DELETE): another user's
+task answers exactly like a task that does not exist.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
+
+from ..envelope import FAILED, RESOURCE, ApiError, ok, paged
+from ..storage.ids import check_id, check_user_id
+from .queue import TaskQueue
+from .record import DONE, new_task_id
+from .schemas import TaskQueryRequest, TaskSubmitRequest
+
+router = APIRouter(prefix="/voice-tasks", tags=["任务队列"])
+
+NOT_FOUND = "not found"  # the seed's message
+MAX_PAGE_SIZE = 100
+
+
+def task_queue(request: Request) -> TaskQueue:
+    queue = getattr(request.app.state, "task_queue", None)
+    if queue is None:
+        raise ApiError(FAILED, "任务队列未启动", 503)
+    return queue
+
+
+def _user(user_id: str | None) -> str:
+    return check_user_id((user_id or "").strip() or None)
+
+
+def _split_ids(*values: str | None) -> list[str]:
+    """`a,b c`, `a，b、c`: the separators the seed and its admin page accept."""
+    return [part for value in values if value for part in re.split(r"[,，、\s]+", value) if part]
+
+
+def _listing(queue: TaskQueue, user_id: str, ids: list[str], page: int, page_size: int) -> dict:
+    if ids:  # id mode: the user's tasks among the ids, in the order asked (repeats repeat)
+        found = [task for task in (queue.get(user_id, tid) for tid in ids) if task is not None]
+        return paged(found, len(found), 1, max(len(found), 1))
+    page, page_size = max(1, page), min(MAX_PAGE_SIZE, max(1, page_size))
+    tasks = queue.list_user(user_id)
+    start = (page - 1) * page_size
+    return paged(tasks[start:start + page_size], len(tasks), page, page_size)
+
+
+@router.post("", summary="提交任务")
+async def submit_task(body: TaskSubmitRequest, request: Request) -> dict:
+    queue = task_queue(request)
+    user_id = _user(body.user_id)
+    task_id = check_id(body.task_id.strip(), "task_id") if (body.task_id or "").strip() else new_task_id()
+    # Check the request now (language, cut, model, clip path, text length): a bad one fails here with
+    # code 3 / 2 instead of an `error` task later. The options are built again when the task runs.
+    await asyncio.to_thread(request.app.state.task_resolver.check, body)
+    entry = await queue.submit(user_id, task_id, body.synthesis_fields())
+    if entry is None:
+        raise ApiError(RESOURCE, "任务已存在", 409)
+    return ok(entry)
+
+
+@router.get("", summary="查询任务（批量/分页）")
+def list_tasks(request: Request, user_id: str | None = None, ids: str | None = None,
+               task_ids: str | None = None, task_id: str | None = None,
+               page: int = 1, page_size: int = 10) -> dict:
+    return _listing(task_queue(request), _user(user_id), _split_ids(ids, task_ids, task_id), page, page_size)
+
+
+@router.post("/query", summary="批量查询任务（JSON）")
+def query_tasks(body: TaskQueryRequest, request: Request) -> dict:
+    ids = [tid.strip() for tid in body.task_ids if tid and tid.strip()]
+    return _listing(task_queue(request), _user(body.user_id), ids, body.page, body.page_size)
+
+
+def _own_task(request: Request, task_id: str, user_id: str | None) -> dict:
+    task = task_queue(request).get(_user(user_id), task_id)
+    if task is None:
+        raise ApiError(RESOURCE, NOT_FOUND, 404)
+    return task
+
+
+@router.get("/{task_id}", summary="查询单个任务")
+def get_task(task_id: str, request: Request, user_id: str | None = Query(None, description="owner")) -> dict:
+    return ok(_own_task(request, task_id, user_id))
+
+
+@router.delete("/{task_id}", summary="删除/取消任务")
+def delete_task(task_id: str, request: Request, user_id: str | None = Query(None, description="owner")) -> dict:
+    return ok(task_queue(request).delete(_user(user_id), task_id))
+
+
+@router.get("/{task_id}/audio", summary="下载任务结果（WAV）", response_class=FileResponse)
+def task_audio(task_id: str, request: Request, user_id: str | None = Query(None, description="owner")):
+    task = _own_task(request, task_id, user_id)
+    path = task_queue(request).audio_path(task_id)
+    if task["status"] != DONE or not path.is_file():
+        raise ApiError(RESOURCE, "任务尚未完成，暂无音频", 409)
+    return FileResponse(path, media_type="audio/wav", filename=f"{task_id}.wav")
+

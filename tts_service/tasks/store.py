@@ -1,0 +1,162 @@
+"""Tasks as files: `task/<id>.json` while waiting or running, then `done/` or `error/`.
+
+The files are the truth; the dict in memory mirrors them so listings cost no disk reads. Every change
+happens under one lock, writes the file first (atomically), then the mirror.
+
+Finishing a task never copies: the final content is written over `task/<id>.json`, then that file is
+renamed into `done/` or `error/`. A rename within one file system is atomic, so at every instant the
+task is in exactly one folder. A crash between the two steps leaves a finished entry in `task/`,
+which `recover` moves on; a crash mid-write leaves only a hidden temp file, which `recover` deletes.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from pathlib import Path
+
+from ..storage.ids import is_valid_id
+from . import files
+from .backend import Recovery, TaskBackend
+from .record import DONE, ERROR, INTERRUPTED, INTERRUPTED_MESSAGE, LIVE, RUN, TERMINAL, WAIT, newest_first, now
+
+log = logging.getLogger("tts_service.tasks")
+
+
+class FileTaskStore(TaskBackend):
+    def __init__(self, task_dir: Path, done_dir: Path, error_dir: Path):
+        self.folders = {WAIT: Path(task_dir), RUN: Path(task_dir), DONE: Path(done_dir), ERROR: Path(error_dir)}
+        self._lock = threading.RLock()
+        self._entries: dict[str, dict] = {}
+
+    def path(self, entry: dict) -> Path:
+        return self.folders[entry["status"]] / f"{entry['task_id']}.json"
+
+    # --- start-up -------------------------------------------------------------------------------
+    def recover(self, max_attempts: int) -> Recovery:
+        report = Recovery()
+        with self._lock:
+            self._entries.clear()
+            for folder in set(self.folders.values()):
+                folder.mkdir(parents=True, exist_ok=True)
+                report.repaired += files.remove_temp_files(folder)
+            # Finished tasks first: if a task is also in task/, the finished copy wins.
+            for status in (DONE, ERROR, WAIT):
+                for path in sorted(self.folders[status].glob("*.json")):
+                    entry = self._read(path, report)
+                    if entry is not None:
+                        self._adopt(path, entry, report)
+            live = [e for e in self._entries.values() if e["status"] in LIVE]
+            for entry in sorted(live, key=lambda e: (e.get("created_at", 0), e["task_id"])):
+                self._resume(entry, max_attempts, report)
+        return report
+
+    def _read(self, path: Path, report: Recovery) -> dict | None:
+        try:
+            entry = files.read_json(path)
+            if entry.get("task_id") != path.stem or not is_valid_id(path.stem) or entry.get("status") not in self.folders:
+                raise ValueError("task_id or status does not match the file")
+            return entry
+        except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+            log.error("task file %s is unreadable (%s): set aside as .corrupt", path, exc)
+            files.move(path, path.with_name(path.name + ".corrupt"))
+            report.corrupt.append(path.name)
+            return None
+
+    def _adopt(self, path: Path, entry: dict, report: Recovery) -> None:
+        known = self._entries.get(entry["task_id"])
+        if known is not None:  # the same task in two folders: keep the finished, then the newer copy
+            keep_known = known["status"] in TERMINAL and (
+                entry["status"] in LIVE or known.get("updated_at", 0) >= entry.get("updated_at", 0))
+            files.unlink(path if keep_known else self.path(known))
+            report.repaired += 1
+            if keep_known:
+                return
+        if self.path(entry) != path:  # finished in place, crashed before the rename
+            files.move(path, self.path(entry))
+            report.repaired += 1
+        self._entries[entry["task_id"]] = entry
+
+    def _resume(self, entry: dict, max_attempts: int, report: Recovery) -> None:
+        task_id = entry["task_id"]
+        if entry["status"] == RUN and entry.get("attempts", 0) >= max_attempts:
+            self.finish(task_id, ERROR, reason=INTERRUPTED, error=INTERRUPTED_MESSAGE)
+            report.interrupted.append(task_id)
+            return
+        if entry["status"] == RUN:
+            self.update(task_id, status=WAIT)
+        report.queued.append(task_id)
+
+    # --- reads ----------------------------------------------------------------------------------
+    def get(self, task_id: str) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            return copy.deepcopy(entry) if entry else None
+
+    def list_user(self, user_id: str) -> list[dict]:
+        with self._lock:
+            return newest_first([copy.deepcopy(e) for e in self._entries.values() if e["user_id"] == user_id])
+
+    def entries(self) -> list[dict]:
+        with self._lock:
+            return [copy.deepcopy(e) for e in self._entries.values()]
+
+    # --- changes --------------------------------------------------------------------------------
+    def create(self, entry: dict) -> bool:
+        with self._lock:
+            if entry["task_id"] in self._entries:
+                return False
+            files.write_json(self.path(entry), entry)
+            self._entries[entry["task_id"]] = copy.deepcopy(entry)
+            return True
+
+    def claim(self, task_id: str) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry["status"] != WAIT:
+                return None
+            stamp = now()
+            return self.update(task_id, status=RUN, attempts=entry.get("attempts", 0) + 1, started_at=stamp)
+
+    def update(self, task_id: str, **changes) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry["status"] not in LIVE:
+                return None  # never resurrect a deleted or finished task
+            changed = {**entry, **changes, "updated_at": now()}
+            if changed["status"] not in LIVE:
+                raise ValueError("use finish() to end a task")
+            files.write_json(self.path(changed), changed)
+            self._entries[task_id] = changed
+            return copy.deepcopy(changed)
+
+    def finish(self, task_id: str, status: str, **changes) -> dict | None:
+        if status not in TERMINAL:
+            raise ValueError(f"not a final status: {status}")
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry["status"] not in LIVE:
+                return None
+            stamp = now()
+            final = {**entry, **changes, "status": status, "updated_at": stamp, "finished_at": stamp}
+            here = self.path(entry)
+            files.write_json(here, final)  # step 1: final content, still in task/
+            files.move(here, self.path(final))  # step 2: one atomic rename into done/ or error/
+            self._entries[task_id] = final
+            return copy.deepcopy(final)
+
+    def requeue(self, task_id: str, **changes) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry["status"] != RUN:
+                return None
+            return self.update(task_id, **changes, status=WAIT)
+
+    def remove(self, task_id: str) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None:
+                return None
+            files.unlink(self.path(entry))
+            del self._entries[task_id]
+            return copy.deepcopy(entry)
