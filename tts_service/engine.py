@@ -53,7 +53,7 @@ class Engine:
 
     def missing_error(self, keys: list[str], paths: dict[str, str] | None = None) -> WeightsMissingError:
         paths = paths or self._paths
-        lines = [f"  {key}: {paths[key]} (set with {WEIGHT_SETTINGS[key][0]} or the variable "
+        lines = [f"  {key}: {self._display(paths[key])} (set with {WEIGHT_SETTINGS[key][0]} or the variable "
                  f"{WEIGHT_SETTINGS[key][1]})" for key in keys]
         return WeightsMissingError("模型权重缺失 / model weights missing:\n" + "\n".join(lines) + "\n" + WHERE_TO_GET)
 
