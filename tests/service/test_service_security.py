@@ -1,0 +1,63 @@
+"""API key, CORS, access log and settings."""
+from __future__ import annotations
+
+import pytest
+from service_helpers import assert_envelope
+
+from tts_service.settings import from_args, parse_duration
+
+
+def test_api_key_guards_everything_but_healthz(make_client):
+    client = make_client(api_key="s3cret")
+    assert client.get("/healthz").status_code == 200
+    for path in ("/voice-models", "/voice-categories", "/index", "/docs", "/audio/x.png", "/output/x.wav"):
+        assert_envelope(client.get(path), 3, 401)
+    assert_envelope(client.get("/voice-models", headers={"X-API-Key": "wrong"}), 3, 401)
+    assert client.get("/voice-models", headers={"Authorization": "Bearer s3cret"}).json()["code"] == 0
+    assert client.get("/voice-models", headers={"X-API-Key": "s3cret"}).json()["code"] == 0
+    page = client.get("/index", params={"api_key": "s3cret"})
+    assert page.status_code == 200 and "tts_api_key" in page.headers["set-cookie"]
+    assert "httponly" in page.headers["set-cookie"].lower()
+    assert client.get("/voice-categories").json()["code"] == 0  # the cookie now carries the key
+
+
+def test_cors(make_client):
+    client = make_client(cors_origins=("https://example.org",))
+    allowed = client.options("/voice-models", headers={"Origin": "https://example.org",
+                                                       "Access-Control-Request-Method": "GET"})
+    assert allowed.headers.get("access-control-allow-origin") == "https://example.org"
+    other = client.get("/voice-models", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+    closed = make_client().get("/voice-models", headers={"Origin": "https://example.org"})
+    assert "access-control-allow-origin" not in closed.headers
+
+
+def test_access_log_one_line_per_request(client, data_dir):
+    client.get("/voice-models")
+    client.get("/nothing-here")
+    lines = (data_dir / "Logs" / "access.log").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    when, who, request, status, took = lines[1].split("\t")
+    assert (who, request, status) == ("testclient", "GET /nothing-here", "404") and took.endswith("ms")
+
+
+def test_settings_precedence(tmp_path):
+    (tmp_path / "gweight.txt").write_text(str(tmp_path / "from_file.ckpt"))
+    env = {"infer_api_port": "9000", "TTS_DATA_DIR": str(tmp_path), "sovits_path": str(tmp_path / "env.pth"),
+           "TASK_RETENTION_SECONDS": "12h", "TTS_CORS_ORIGINS": "https://a.org, https://b.org"}
+    settings = from_args(["--port", "9100", "--device-target", "CPU"], env)
+    assert settings.port == 9100 and settings.data_dir == tmp_path
+    assert settings.gpt_path.endswith("from_file.ckpt") and settings.sovits_path.endswith("env.pth")
+    assert settings.task_retention == 12 * 3600 and settings.cors_origins == ("https://a.org", "https://b.org")
+    assert from_args(["--gpt-path", "x.ckpt"], env).gpt_path.endswith("/x.ckpt")
+    defaults = from_args([], {})
+    assert (defaults.port, defaults.host, defaults.task_workers, defaults.task_max_attempts, defaults.redis_url) == \
+        (9881, "0.0.0.0", 1, 3, None)
+    with pytest.raises(SystemExit):
+        from_args(["--device-target", "TPU"], {})
+
+
+@pytest.mark.parametrize("text,seconds", [("604800", 604800), ("30m", 1800), ("1.5h", 5400), ("7d", 604800),
+                                          ("0", 0), ("-1", -1), ("soon", 604800)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
