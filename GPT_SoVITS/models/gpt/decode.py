@@ -66,7 +66,7 @@ def infer_panel(
     n_prompt = prompt_tokens.size
     audio = None if prompt is None else model.embed_audio(ms.Tensor(prompt_tokens[None]), 0)
 
-    budget = min(MAX_STEPS, _CACHE_HEADROOM if early_stop_num == -1 else int(early_stop_num) + 1)
+    budget = min(_CACHE_HEADROOM, MAX_STEPS if early_stop_num == -1 else int(early_stop_num) + 1)
     cache = model.new_cache(1, text.shape[1] + n_prompt + budget)
     y = list(prompt_tokens.tolist())
     logits = model.prefill(text, audio, cache)
