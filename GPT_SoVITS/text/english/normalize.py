@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-
-import inflect
+from functools import lru_cache
 
 from ..symbols import PUNCTUATION
 
-_inflect = inflect.engine()
+
+@lru_cache(maxsize=1)
+def _words():
+    """inflect's engine, imported on first use: its import alone takes seconds (typeguard)."""
+    import inflect
+
+    return inflect.engine()
 
 # Keys are matched literally (the reference escapes them), so only the one-character keys ever fire.
 _REP_MAP = {"[;:：，；]": ",", '["’]': "'", "。": ".", "！": "!", "？": "?"}
@@ -61,7 +66,7 @@ _NEGATIVE_RE = re.compile(r"(?:^|\s+)(-)(\d+)")
 
 
 def _list_ordinal(m: re.Match) -> str:
-    return _inflect.ordinal(m.group(1)) + ", "  # "1. " -> "1st, ", spelled out by _ORDINAL_RE
+    return _words().ordinal(m.group(1)) + ", "  # "1. " -> "1st, ", spelled out by _ORDINAL_RE
 
 
 def _arithmetic(m: re.Match) -> str:
@@ -77,10 +82,10 @@ def _time(m: re.Match) -> str:
     period = "a.m." if hours < 12 else "p.m."
     if hours > 12:
         hours -= 12
-    hour_words = _inflect.number_to_words(hours)
+    hour_words = _words().number_to_words(hours)
     if minutes == 0:
         return f"{hour_words} o'clock {period}"
-    return f"{hour_words} {_inflect.number_to_words(minutes)} {period}"
+    return f"{hour_words} {_words().number_to_words(minutes)} {period}"
 
 
 def _measurement(m: re.Match) -> str:
@@ -124,31 +129,31 @@ def _decimal(m: re.Match) -> str:
 
 def _fraction(m: re.Match) -> str:
     numerator, denominator = map(int, m.group(0).split("/"))
-    numerator_words = _inflect.number_to_words(numerator)
+    numerator_words = _words().number_to_words(numerator)
     if denominator == 1:
         return numerator_words
     if denominator == 2:
         return f"{numerator_words} {'half' if numerator == 1 else 'halves'}"
-    denominator_words = _inflect.ordinal(_inflect.number_to_words(denominator))
+    denominator_words = _words().ordinal(_words().number_to_words(denominator))
     return f"{numerator_words} {denominator_words}{'s' if numerator > 1 else ''}"
 
 
 def _ordinal(m: re.Match) -> str:
-    return _inflect.number_to_words(m.group(0))
+    return _words().number_to_words(m.group(0))
 
 
 def _number(m: re.Match) -> str:
     number = int(m.group(0))
     if not 1000 < number < 3000:
-        return _inflect.number_to_words(number, andword="")
+        return _words().number_to_words(number, andword="")
     # Years are read in pairs ("nineteen eighty-four"), except the 2000s.
     if number == 2000:
         return "two thousand"
     if 2000 < number < 2010:
-        return "two thousand " + _inflect.number_to_words(number % 100)
+        return "two thousand " + _words().number_to_words(number % 100)
     if number % 100 == 0:
-        return _inflect.number_to_words(number // 100) + " hundred"
-    return _inflect.number_to_words(number, andword="", zero="oh", group=2).replace(", ", " ")
+        return _words().number_to_words(number // 100) + " hundred"
+    return _words().number_to_words(number, andword="", zero="oh", group=2).replace(", ", " ")
 
 
 def expand(text: str) -> str:
