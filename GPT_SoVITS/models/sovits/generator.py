@@ -1,0 +1,97 @@
+"""The HiFi-GAN generator (`dec`): latent frames -> waveform, built from `hps.model`.
+
+conv_pre, then per upsampling stage a leaky ReLU, a transposed convolution (rate u, kernel k,
+padding (k - u) // 2, channels halved) and the average of the multi-receptive-field residual blocks;
+finally leaky ReLU (torch's default slope 0.01), conv_post without bias and tanh. v2ProPlus differs
+from v2Pro only through these config values (initial channels, first kernel size).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mindspore as ms
+from mindspore import nn, ops
+
+from .layers import Conv1d, ConvTranspose1d
+
+LRELU_SLOPE = 0.1
+FINAL_LRELU_SLOPE = 0.01  # F.leaky_relu's default, used once before conv_post
+
+
+@dataclass(frozen=True)
+class GeneratorDims:
+    initial_channel: int
+    resblock: str
+    resblock_kernel_sizes: tuple[int, ...]
+    resblock_dilation_sizes: tuple[tuple[int, ...], ...]
+    upsample_rates: tuple[int, ...]
+    upsample_initial_channel: int
+    upsample_kernel_sizes: tuple[int, ...]
+    gin_channels: int
+
+
+def same_padding(kernel_size: int, dilation: int = 1) -> int:
+    return (kernel_size * dilation - dilation) // 2
+
+
+class ResBlock1(nn.Cell):
+    """Three pairs (dilated conv, plain conv), each pair a residual branch behind leaky ReLUs."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...]):
+        super().__init__()
+        self.convs1 = nn.CellList([Conv1d(channels, channels, kernel_size, dilation=d,
+                                          padding=same_padding(kernel_size, d)) for d in dilations])
+        self.convs2 = nn.CellList([Conv1d(channels, channels, kernel_size, padding=same_padding(kernel_size))
+                                   for _ in dilations])
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        for c1, c2 in zip(self.convs1, self.convs2):
+            xt = c2(ops.leaky_relu(c1(ops.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE))
+            x = x + xt
+        return x
+
+
+class ResBlock2(nn.Cell):
+    """Two dilated convs, each a residual branch behind a leaky ReLU."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...]):
+        super().__init__()
+        self.convs = nn.CellList([Conv1d(channels, channels, kernel_size, dilation=d,
+                                         padding=same_padding(kernel_size, d)) for d in dilations[:2]])
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        for conv in self.convs:
+            x = x + conv(ops.leaky_relu(x, LRELU_SLOPE))
+        return x
+
+
+class Generator(nn.Cell):
+    def __init__(self, dims: GeneratorDims):
+        super().__init__()
+        c0 = dims.upsample_initial_channel
+        self.n_kernels = len(dims.resblock_kernel_sizes)
+        self.conv_pre = Conv1d(dims.initial_channel, c0, 7, padding=3)
+        self.ups = nn.CellList([
+            ConvTranspose1d(c0 // 2 ** i, c0 // 2 ** (i + 1), k, u, padding=(k - u) // 2)
+            for i, (u, k) in enumerate(zip(dims.upsample_rates, dims.upsample_kernel_sizes))])
+        block = ResBlock1 if dims.resblock == "1" else ResBlock2
+        self.resblocks = nn.CellList([
+            block(c0 // 2 ** (i + 1), k, tuple(d))
+            for i in range(len(dims.upsample_rates))
+            for k, d in zip(dims.resblock_kernel_sizes, dims.resblock_dilation_sizes)])
+        self.conv_post = Conv1d(c0 // 2 ** len(dims.upsample_rates), 1, 7, padding=3, bias=False)
+        self.cond = Conv1d(dims.gin_channels, c0, 1) if dims.gin_channels else None
+
+    def construct(self, x: ms.Tensor, g: ms.Tensor | None = None) -> ms.Tensor:
+        """x [B, inter, T] -> audio [B, 1, T * prod(upsample_rates)]."""
+        x = self.conv_pre(x)
+        if self.cond is not None and g is not None:
+            x = x + self.cond(g)
+        for i, up in enumerate(self.ups):
+            x = up(ops.leaky_relu(x, LRELU_SLOPE))
+            blocks = self.resblocks[i * self.n_kernels:(i + 1) * self.n_kernels]
+            xs = None
+            for block in blocks:
+                xs = block(x) if xs is None else xs + block(x)
+            x = xs / self.n_kernels
+        return ops.tanh(self.conv_post(ops.leaky_relu(x, FINAL_LRELU_SLOPE)))

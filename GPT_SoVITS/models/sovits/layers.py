@@ -1,0 +1,133 @@
+"""Torch-named building blocks that run on every MindSpore backend.
+
+Several `mindspore.mint` kernels (Conv1d, LayerNorm, Embedding, LeakyReLU, ...) are not registered on the
+CPU backend, so these cells call the older `ops` primitives while keeping PyTorch's parameter names and
+layouts: a PyTorch state dict then loads by a strict name match. Parameters start at zero; real values
+always come from a checkpoint.
+"""
+from __future__ import annotations
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+
+def zeros_parameter(*shape: int) -> ms.Parameter:
+    return ms.Parameter(ms.Tensor(np.zeros(shape, dtype=np.float32)))
+
+
+class Conv1d(nn.Cell):
+    """torch.nn.Conv1d: `weight` [out, in / groups, k], optional `bias` [out].
+
+    Computed as one matrix product over the stacked kernel taps (im2col): MindSpore's CPU convolution
+    kernels are 10-30x slower than its matmul at these sizes, and a matmul runs well on every backend.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, dilation: int = 1, groups: int = 1, bias: bool = True):
+        super().__init__()
+        self.weight = zeros_parameter(out_channels, in_channels // groups, kernel_size)
+        self.bias = zeros_parameter(out_channels) if bias else None
+        self.out_channels, self.kernel_size = out_channels, kernel_size
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def _columns(self, x: ms.Tensor) -> ms.Tensor:
+        """[B, C, L] -> [B, C, k, L_out]: the input sample under each kernel tap for each output frame."""
+        if self.padding:
+            x = ops.pad(x, (self.padding, self.padding))
+        span = self.dilation * (self.kernel_size - 1) + 1
+        n_out = (x.shape[-1] - span) // self.stride + 1
+        last = self.stride * (n_out - 1) + 1
+        taps = [x[:, :, i * self.dilation:i * self.dilation + last:self.stride] for i in range(self.kernel_size)]
+        return taps[0].expand_dims(2) if len(taps) == 1 else ops.stack(taps, 2)
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        if self.kernel_size == 1 and self.stride == 1 and self.padding == 0 and self.groups == 1:
+            y = ops.matmul(self.weight.squeeze(-1), x)
+        else:
+            cols = self._columns(x)
+            b, c, k, n = cols.shape
+            g = self.groups
+            w = self.weight.reshape(g, self.out_channels // g, (c // g) * k)
+            y = ops.matmul(w, cols.reshape(b, g, (c // g) * k, n)).reshape(b, self.out_channels, n)
+        return y if self.bias is None else y + self.bias.reshape(1, -1, 1)
+
+
+class ConvTranspose1d(nn.Cell):
+    """torch.nn.ConvTranspose1d: `weight` [in, out, k] (dim 0 is the *input* channel), `bias` [out].
+
+    Polyphase form: one matmul gives every tap's contribution [B, out, k, T]; the taps, padded to a
+    multiple m of the stride, are overlap-added as m shifted [B, out, stride, T] blocks.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0):
+        super().__init__()
+        self.weight = zeros_parameter(in_channels, out_channels, kernel_size)
+        self.bias = zeros_parameter(out_channels)
+        self.out_channels, self.kernel_size, self.stride, self.padding = (
+            out_channels, kernel_size, stride, padding)
+        self.n_blocks = -(-kernel_size // stride)  # ceil(k / stride)
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        b, c, t = x.shape
+        k, s, m = self.kernel_size, self.stride, self.n_blocks
+        taps = ops.matmul(self.weight.reshape(c, -1).T, x).reshape(b, self.out_channels, k, t)
+        if m * s > k:
+            taps = ops.pad(taps, (0, 0, 0, m * s - k))
+        taps = taps.reshape(b, self.out_channels, m, s, t)
+        full = None
+        for j in range(m):  # block j lands j input frames later
+            block = taps[:, :, j]
+            if m > 1:
+                block = ops.pad(block, (j, m - 1 - j))
+            full = block if full is None else full + block
+        full = full.transpose(0, 1, 3, 2).reshape(b, self.out_channels, (t + m - 1) * s)
+        n_out = (t - 1) * s - 2 * self.padding + k
+        return full[:, :, self.padding:self.padding + n_out] + self.bias.reshape(1, -1, 1)
+
+
+class Linear(nn.Cell):
+    """torch.nn.Linear: `weight` [out, in], `bias` [out]."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.weight = zeros_parameter(out_features, in_features)
+        self.bias = zeros_parameter(out_features) if bias else None
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        y = ops.matmul(x, self.weight.T)
+        return y if self.bias is None else y + self.bias
+
+
+class LayerNorm(nn.Cell):
+    """torch.nn.LayerNorm over the last axis: `weight`, `bias`."""
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = zeros_parameter(channels)
+        self.bias = zeros_parameter(channels)
+        self._norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        return self._norm(x, self.weight, self.bias)[0]
+
+
+class Embedding(nn.Cell):
+    """torch.nn.Embedding: `weight` [num, dim]."""
+
+    def __init__(self, num_embeddings: int, dim: int):
+        super().__init__()
+        self.weight = zeros_parameter(num_embeddings, dim)
+
+    def construct(self, ids: ms.Tensor) -> ms.Tensor:
+        return ops.gather(self.weight, ids, 0)
+
+
+def leaky_relu(x: ms.Tensor, slope: float) -> ms.Tensor:
+    return ops.leaky_relu(x, slope)
+
+
+def gelu(x: ms.Tensor) -> ms.Tensor:
+    """The exact (erf) GELU of torch's default; the tanh approximation differs by ~1e-3."""
+    return ops.gelu(x, approximate="none")

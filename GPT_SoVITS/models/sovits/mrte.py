@@ -1,0 +1,30 @@
+"""MRTE, the multi-reference timbre encoder: content frames attend to the phones, plus the timbre vector."""
+from __future__ import annotations
+
+import mindspore as ms
+from mindspore import nn
+
+from .attentions import MultiHeadAttention
+from .layers import Conv1d
+
+# The reference builds `MRTE()` with its defaults, whatever the model config says; these widths are why
+# SoVITS needs hidden_channels 192 and a 512-wide timbre vector (`ge_to512` provides it for v2Pro).
+CONTENT_CHANNELS = 192
+HIDDEN_SIZE = 512
+N_HEADS = 4
+
+
+class MRTE(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.cross_attention = MultiHeadAttention(HIDDEN_SIZE, HIDDEN_SIZE, N_HEADS)
+        self.c_pre = Conv1d(CONTENT_CHANNELS, HIDDEN_SIZE, 1)
+        self.text_pre = Conv1d(CONTENT_CHANNELS, HIDDEN_SIZE, 1)
+        self.c_post = Conv1d(HIDDEN_SIZE, CONTENT_CHANNELS, 1)
+
+    def construct(self, ssl_enc: ms.Tensor, text: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
+        """ssl_enc [B, 192, T], text [B, 192, N], ge [B, 512, 1] -> [B, 192, T]."""
+        ssl_enc = self.c_pre(ssl_enc)
+        text_enc = self.text_pre(text)
+        x = self.cross_attention(ssl_enc, text_enc) + ssl_enc + ge
+        return self.c_post(x)

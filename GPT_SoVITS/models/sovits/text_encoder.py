@@ -1,0 +1,60 @@
+"""TextEncoder (`enc_p`): semantic frames + phones + timbre -> the prior's mean and log-std per frame.
+
+ssl_proj -> encoder_ssl; phones -> text_embedding -> encoder_text; MRTE joins them with the timbre
+vector; encoder2; optional time stretch (`speed`); proj -> (m_p, logs_p).
+"""
+from __future__ import annotations
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+from .attentions import Encoder
+from .layers import Conv1d, Embedding
+from .mrte import MRTE
+
+from .config import SSL_DIM
+
+
+def linear_resize_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """[n_in, n_out] weights of torch's F.interpolate(mode="linear", align_corners=False) to n_out frames."""
+    scale = n_in / n_out
+    src = np.maximum((np.arange(n_out) + 0.5) * scale - 0.5, 0.0)
+    left = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    right = np.minimum(left + 1, n_in - 1)
+    frac = src - left
+    matrix = np.zeros((n_in, n_out), dtype=np.float64)
+    np.add.at(matrix, (left, np.arange(n_out)), 1.0 - frac)
+    np.add.at(matrix, (right, np.arange(n_out)), frac)
+    return matrix.astype(np.float32)
+
+
+def stretch(x: ms.Tensor, speed: float) -> ms.Tensor:
+    """The reference's speed control: linear resampling of [B, C, T] to int(T / speed) + 1 frames."""
+    n_in = x.shape[-1]
+    return ops.matmul(x, ms.Tensor(linear_resize_matrix(n_in, int(n_in / speed) + 1)))
+
+
+class TextEncoder(nn.Cell):
+    def __init__(self, out_channels: int, hidden: int, filter_channels: int, n_heads: int, n_layers: int,
+                 kernel_size: int, n_symbols: int):
+        super().__init__()
+        self.out_channels = out_channels
+        self.ssl_proj = Conv1d(SSL_DIM, hidden, 1)
+        # encoder_ssl and encoder2 get half the layers (integer division), as in the reference.
+        self.encoder_ssl = Encoder(hidden, filter_channels, n_heads, n_layers // 2, kernel_size)
+        self.encoder_text = Encoder(hidden, filter_channels, n_heads, n_layers, kernel_size)
+        self.text_embedding = Embedding(n_symbols, hidden)
+        self.mrte = MRTE()
+        self.encoder2 = Encoder(hidden, filter_channels, n_heads, n_layers // 2, kernel_size)
+        self.proj = Conv1d(hidden, out_channels * 2, 1)
+
+    def construct(self, y: ms.Tensor, text: ms.Tensor, ge: ms.Tensor, speed: float = 1.0):
+        """y [B, 768, T] (50 Hz), text [B, N] phone ids, ge [B, 512, 1] -> (x, m_p, logs_p)."""
+        y = self.encoder_ssl(self.ssl_proj(y))
+        text = self.encoder_text(self.text_embedding(text).transpose(0, 2, 1))
+        y = self.encoder2(self.mrte(y, text, ge))
+        if speed != 1:
+            y = stretch(y, speed)
+        stats = self.proj(y)
+        return y, stats[:, :self.out_channels], stats[:, self.out_channels:]
