@@ -149,3 +149,17 @@ def test_many_clients_submitting_polling_and_deleting_at_once(tmp_path):
     assert health["queued"] == 0 and health["running"] == []
     assert not list((data / "task").glob("*.json"))
     assert json.loads((data / "voice_models.json").read_text()) == []
+
+
+def test_a_clean_shutdown_puts_the_running_task_back_without_using_an_attempt(tmp_path):
+    data = prepared_dir(tmp_path)
+    server = ServerProcess(data, segments=SEGMENTS, delay=0.2).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            client.post("/voice-tasks", json=body("gentle"))
+            wait_until(lambda: (fetch(client, "gentle") or {}).get("segments_done", 0) >= 1)
+    finally:
+        server.stop()  # SIGTERM: the app's shutdown runs
+    entry = read_all(data)["gentle"]
+    assert (entry["status"], entry["attempts"]) == ("wait", 0)
+    assert "stopped by a shutdown" in (data / "Logs" / "tasks" / "gentle.log").read_text(encoding="utf-8")
