@@ -57,3 +57,18 @@ def test_cardinals(digits: str, words: str):
 @pytest.mark.parametrize("number, words", [("3.14", "三点一四"), (".5", "零点五"), ("3.20", "三点二零"), ("2.0", "二点零")])
 def test_decimals_keep_the_reference_trailing_zero_rule(number: str, words: str):
     assert read_number(number) == words
+
+
+def test_reference_character_table_can_replace_opencc(tmp_path, monkeypatch):
+    from GPT_SoVITS.text.zh_normalization import t2s
+
+    table = tmp_path / "char_convert.py"
+    table.write_text('simplified_charcters = "干伙"\ntraditional_characters = "乾夥"\n', encoding="utf-8")
+    monkeypatch.setenv("GPT_SOVITS_ZH_CHAR_TABLE", str(table))
+    t2s._converter.cache_clear()
+    try:
+        assert t2s.to_simplified("乾夥這") == "干伙這"  # only the given table applies
+    finally:
+        monkeypatch.delenv("GPT_SOVITS_ZH_CHAR_TABLE")
+        t2s._converter.cache_clear()
+    assert t2s.to_simplified("這個問題") == "这个问题"
