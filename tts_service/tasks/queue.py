@@ -101,13 +101,18 @@ class TaskQueue:
         entry = new_entry(task_id, user_id, request)
         if task_id in self._running:  # a deleted task of that id is still winding down
             return None
-        if not await asyncio.to_thread(self.backend.create, entry):
+        if not await asyncio.to_thread(self._create, entry):
             return None
-        self.logs.write(task_id, f"wait user_id={user_id} model_id={request.get('model_id')} "
-                                 f"text_len={len(request.get('text') or '')}")
         if self._pending is not None:
             self._pending.put_nowait(task_id)
         return entry
+
+    def _create(self, entry: dict) -> bool:
+        if not self.backend.create(entry):
+            return False
+        self.logs.write(entry["task_id"], f"wait user_id={entry['user_id']} model_id={entry.get('model_id')} "
+                                          f"text_len={len(entry.get('text') or '')}")
+        return True
 
     def get(self, user_id: str, task_id: str) -> dict | None:
         """The task if it exists and belongs to this user (another user's task looks absent)."""
@@ -141,7 +146,7 @@ class TaskQueue:
 
     def health(self) -> dict:
         waiting = sum(1 for e in self.backend.entries() if e["status"] == WAIT)
-        running = [dict(task) for task in self._running.values()]
+        running = [dict(task) for task in list(self._running.values())]  # a copy: workers change it
         return {"workers": self.workers, "queued": waiting, "running": running}
 
     # --- worker side (in an executor thread) ----------------------------------------------------
