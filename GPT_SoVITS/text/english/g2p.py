@@ -61,6 +61,11 @@ class EnglishG2p:
     def letter(self, letter: str) -> list[str]:
         return self.lexicon.words[letter]
 
+    def spell(self, c: str) -> list[str]:
+        if c == "a":
+            return ["EY1"]  # the letter's name, not the article
+        return self.letter(c) if c.isalpha() else [c]
+
     def lookup(self, token: str) -> list[str]:
         word = token.lower()
         if len(word) > 1 and word in self.lexicon.words:
@@ -68,7 +73,7 @@ class EnglishG2p:
         if token.istitle() and word in self.lexicon.names:
             return self.lexicon.names[word]
         if len(word) <= 3:  # short unknown words are spelled out
-            return [p for c in word for p in (["EY1"] if c == "a" else self.letter(c) if c.isalpha() else [c])]
+            return [p for c in word for p in self.spell(c)]
         if _POSSESSIVE_RE.match(word):
             stem = self.lookup(word[:-2])
             if stem[-1] in _VOICELESS:
