@@ -6,7 +6,8 @@ both work, and no code from the checkpoint is ever imported.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterator
 
 
 class HParams:
@@ -59,3 +60,6 @@ class HParams:
 
     def __repr__(self) -> str:
         return f"HParams({self.to_dict()!r})"
+
+
+Mapping.register(HParams)  # read-only dict protocol, so code taking a Mapping accepts configs too
