@@ -1,37 +1,15 @@
-"""The languages and cut methods a request may name, from the text frontend when it is installed.
+"""The languages and cut methods a request may name: the text frontend's tables, label or code.
 
-`GPT_SoVITS.text.languages` is the one source of truth; the tables below are the same 12 language
-keys and 12 cut keys (the reference's Chinese labels and their codes), used only while the frontend
-module is absent so that the service still validates requests.
+`GPT_SoVITS.text.languages` and `GPT_SoVITS.text.cuts` are the one source of truth; this module
+only turns them into "accepted key -> code" lookups for request validation.
 """
 from __future__ import annotations
 
-_FALLBACK_LANGUAGES = {
-    "中文": "all_zh", "英文": "en", "日文": "all_ja", "中英混合": "zh", "日英混合": "ja", "多语种混合": "auto",
-}
-_FALLBACK_CUTS = {
-    "不切": "cut0", "凑四句一切": "cut1", "凑50字一切": "cut2",
-    "按中文句号。切": "cut3", "按英文句号.切": "cut4", "按标点符号切": "cut5",
-}
+from GPT_SoVITS.text.cuts import CUTS, LABEL_TO_CUT
+from GPT_SoVITS.text.languages import LABEL_TO_MODE, MODES
 
-
-def _with_codes(labels: dict[str, str]) -> dict[str, str]:
-    """Label -> code, plus every code mapped to itself (both spellings are accepted)."""
-    return {**labels, **{code: code for code in labels.values()}}
-
-
-def _load() -> tuple[dict[str, str], dict[str, str]]:
-    try:
-        from GPT_SoVITS.text import languages as frontend  # written by the frontend's owner
-    except ImportError:
-        return _with_codes(_FALLBACK_LANGUAGES), _with_codes(_FALLBACK_CUTS)
-    langs = getattr(frontend, "LANGUAGES", None) or getattr(frontend, "LANGUAGE_CODES", None)
-    cuts = getattr(frontend, "CUT_METHODS", None) or getattr(frontend, "CUTS", None)
-    return (_with_codes(dict(langs)) if langs else _with_codes(_FALLBACK_LANGUAGES),
-            _with_codes(dict(cuts)) if cuts else _with_codes(_FALLBACK_CUTS))
-
-
-LANGUAGES, CUT_METHODS = _load()
+LANGUAGES: dict[str, str] = {**LABEL_TO_MODE, **{mode: mode for mode in MODES}}
+CUT_METHODS: dict[str, str] = {**LABEL_TO_CUT, **{name: name for name in CUTS}}
 
 
 def language_code(value: str) -> str | None:
