@@ -64,4 +64,5 @@ def load_sovits(path: str | Path) -> SoVITS:
     from GPT_SoVITS.weights import load_sovits_checkpoint
 
     ckpt = load_sovits_checkpoint(path)
-    return build_sovits(ckpt.hps, ckpt.state, getattr(ckpt, "version", None), source=str(path))
+    detected = getattr(ckpt.version, "model", ckpt.version)  # a SovitsVersion (symbols, model) or a name
+    return build_sovits(ckpt.hps, ckpt.state, detected, source=str(path))
