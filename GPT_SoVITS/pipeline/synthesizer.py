@@ -1,0 +1,132 @@
+"""`Synthesizer`: the reference's `get_tts_wav`, with the reference work cached per voice.
+
+For each call:
+  1. the prompt text gets terminal punctuation; the target text is cut into segments (cut0..cut5,
+     short pieces merged) exactly as the reference does;
+  2. the reference clip gives prompt codes (HuBERT -> SoVITS codebook), its spectrogram and, for Pro
+     models, a speaker embedding; the prompt text gives phonemes and BERT features (both cached);
+  3. per segment: phonemes + BERT -> GPT semantic tokens -> SoVITS waveform, peak-limited to 1,
+     followed by `pause_second` of silence;
+  4. 32 kHz int16 (`audio * 32767`, truncated, as the reference).
+Segments are produced one at a time (`stream`), which is what streaming responses and task progress
+use; `synthesize` joins them.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .errors import CancelledError, InputError
+from .models import Models, load_models
+from .options import ModelPaths, SynthesisOptions
+from .reference import LruCache, ReferenceAudio, analyse_reference, clip_identity
+from .text_features import TextFeatures, prepare_prompt_text, split_target_text, text_features
+
+ProgressHook = Callable[[int, int], None]  # (segments done, segments in total)
+CancelCheck = Callable[[], bool]
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """The reference's conversion: scale by 32767 and truncate (peaks are already limited to 1)."""
+    return (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+class Synthesizer:
+    def __init__(self, models: Models, cache_size: int = 64):
+        self.models = models
+        self._references = LruCache(cache_size)
+        self._prompts = LruCache(cache_size)
+        # MindSpore cells are not safe to run from several threads at once; segments are the unit of
+        # work, so concurrent requests interleave segment by segment.
+        self._compute = threading.Lock()
+
+    @classmethod
+    def load(cls, paths: ModelPaths) -> "Synthesizer":
+        return cls(load_models(paths))
+
+    @property
+    def sample_rate(self) -> int:
+        return self.models.sample_rate
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return self.models.versions()
+
+    # -- cached reference work ---------------------------------------------------------------------
+    def reference(self, path: str, with_prompt_codes: bool) -> ReferenceAudio:
+        key = (clip_identity(path), with_prompt_codes)
+        return self._references.get_or_compute(key, lambda: self._locked(analyse_reference, self.models, path,
+                                                                          with_prompt_codes))
+
+    def prompt_features(self, prompt_text: str, language: str) -> TextFeatures:
+        version = self.models.symbol_version
+        key = (prompt_text, language, version)
+        return self._prompts.get_or_compute(key, lambda: self._locked(text_features, self.models, prompt_text,
+                                                                       language, version))
+
+    def _locked(self, fn, *args):
+        with self._compute:
+            return fn(*args)
+
+    # -- synthesis -----------------------------------------------------------------------------------
+    def segments(self, options: SynthesisOptions) -> list[str]:
+        """The target text as the pieces that will be synthesised one by one."""
+        segments = split_target_text(options.text, options.how_to_cut, options.text_language)
+        if not segments:
+            raise InputError("目标文本为空 (the text is empty after cleaning)")
+        return segments
+
+    def stream(self, options: SynthesisOptions, should_cancel: CancelCheck | None = None,
+               on_progress: ProgressHook | None = None) -> Iterator[np.ndarray]:
+        """int16 audio per segment (its pause included), as soon as each is ready."""
+        ref_free = options.ref_free or not options.prompt_text.strip()
+        segments = self.segments(options)
+        rng = np.random.default_rng(options.seed)
+        prompt = None
+        if not ref_free:
+            prompt = self.prompt_features(prepare_prompt_text(options.prompt_text, options.prompt_language),
+                                          options.prompt_language)
+        references = [self.reference(options.ref_wav_path, not ref_free)]
+        references += [self.reference(path, False) for path in options.extra_ref_wav_paths]
+        pause = np.zeros(int(self.sample_rate * options.pause_second), dtype=np.int16)
+        for index, segment in enumerate(segments):
+            if should_cancel is not None and should_cancel():
+                raise CancelledError(f"cancelled after {index}/{len(segments)} segments")
+            audio = self._segment(segment, options, prompt, references, rng)
+            yield np.concatenate([to_int16(audio), pause])
+            if on_progress is not None:
+                on_progress(index + 1, len(segments))
+
+    def synthesize(self, options: SynthesisOptions, on_progress: ProgressHook | None = None,
+                   should_cancel: CancelCheck | None = None) -> tuple[int, np.ndarray]:
+        chunks = list(self.stream(options, should_cancel, on_progress))
+        return self.sample_rate, np.concatenate(chunks)
+
+    def _segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
+                 references: list[ReferenceAudio], rng: np.random.Generator) -> np.ndarray:
+        from GPT_SoVITS.models.gpt import SamplingOptions
+
+        target = self._locked(text_features, self.models, text, options.text_language, self.models.symbol_version)
+        if prompt is None:
+            phoneme_ids, bert = target.phone_ids, target.bert
+        else:
+            phoneme_ids = prompt.phone_ids + target.phone_ids
+            bert = np.concatenate([prompt.bert, target.bert], axis=1)
+        sampling = SamplingOptions(top_k=options.top_k, top_p=options.top_p, temperature=options.temperature,
+                                   repetition_penalty=options.repetition_penalty)
+        gpt_seed, noise_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
+        with self._compute:
+            result = self.models.gpt.generate(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
+                                              bert, sampling, seed=gpt_seed)
+            tokens = result.webui_tokens
+            audio = self.models.sovits.model.decode(
+                tokens[None, None], np.asarray(target.phone_ids, np.int64)[None],
+                [ref.spec for ref in references], noise_scale=options.noise_scale, speed=options.speed,
+                seed=noise_seed,
+                sv_emb=[ref.sv_embedding for ref in references] if self.models.is_pro else None,
+            )
+        audio = audio.asnumpy().astype(np.float32).reshape(-1)
+        peak = np.abs(audio).max(initial=0.0)
+        return audio / peak if peak > 1 else audio

@@ -1,0 +1,99 @@
+"""End-to-end parity with the reference's get_tts_wav on the golden tiny v2 models (`e2e/`).
+
+Every argument, path and expected array comes from `e2e/meta.json` and `e2e/golden.npz`.
+"""
+from __future__ import annotations
+
+import posixpath
+
+import numpy as np
+import pytest
+
+from golden_data import model_file, model_meta
+
+pytestmark = pytest.mark.slow
+
+
+def _e2e_path(relative_to_e2e: str, inside: str | None = None) -> str:
+    """meta.json names files relative to the e2e folder (e.g. ../gpt/v2/model.ckpt); for a model folder,
+    `inside` names a file it must hold (the repository copy of a folder may lack its large weights)."""
+    relative = posixpath.normpath(posixpath.join("e2e", relative_to_e2e))
+    if inside is None:
+        return str(model_file(relative))
+    return str(model_file(f"{relative}/{inside}").parent)
+
+
+@pytest.fixture(scope="module")
+def meta() -> dict:
+    return model_meta("e2e")
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict:
+    with np.load(model_file("e2e/golden.npz")) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="module")
+def synthesizer(meta):
+    from GPT_SoVITS.pipeline import ModelPaths
+    from GPT_SoVITS.pipeline.synthesizer import Synthesizer
+
+    models = meta["models"]
+    return Synthesizer.load(ModelPaths(gpt=_e2e_path(models["gpt"]), sovits=_e2e_path(models["sovits"]),
+                                       hubert=_e2e_path(models["hubert"], "pytorch_model.bin"),
+                                       bert=_e2e_path(models["bert"], "pytorch_model.bin")))
+
+
+def _options(meta, **overrides):
+    from GPT_SoVITS.pipeline import SynthesisOptions
+
+    args = meta["get_tts_wav_args"]
+    values = dict(
+        ref_wav_path=_e2e_path(meta["ref_wav"]), prompt_text=meta["prompt_text"], text=meta["target_text"],
+        prompt_language=args["prompt_language"], text_language=args["text_language"],
+        how_to_cut=args["how_to_cut"], top_k=args["top_k"], top_p=args["top_p"],
+        temperature=args["temperature"], ref_free=args["ref_free"], speed=args["speed"],
+        pause_second=args["pause_second"], noise_scale=0.0, seed=0,
+    )
+    values.update(overrides)
+    return SynthesisOptions(**values)
+
+
+def test_prompt_and_target_text_features(synthesizer, meta, golden):
+    from GPT_SoVITS.pipeline.text_features import prepare_prompt_text, text_features
+
+    args = meta["get_tts_wav_args"]
+    version = synthesizer.models.symbol_version
+    prompt = text_features(synthesizer.models, prepare_prompt_text(meta["prompt_text"], args["prompt_language"]),
+                           args["prompt_language"], version)
+    segments = synthesizer.segments(_options(meta))
+    assert len(segments) == 1
+    target = text_features(synthesizer.models, segments[0], args["text_language"], version)
+    np.testing.assert_array_equal(prompt.phone_ids, golden["prompt_phones"])
+    np.testing.assert_array_equal(target.phone_ids, golden["target_phones"])
+    np.testing.assert_allclose(prompt.bert, golden["prompt_bert"], atol=5e-5, rtol=0)
+    np.testing.assert_allclose(target.bert, golden["target_bert"], atol=5e-5, rtol=0)
+
+
+def test_prompt_codes_of_reference_clip(synthesizer, meta, golden):
+    reference = synthesizer.reference(_options(meta).ref_wav_path, with_prompt_codes=True)
+    np.testing.assert_array_equal(reference.prompt_codes, golden["prompt_codes"])
+
+
+def test_waveform_matches_reference(synthesizer, meta, golden):
+    sample_rate, audio = synthesizer.synthesize(_options(meta))
+    assert sample_rate == meta["output"]["sampling_rate"]
+    assert audio.dtype == np.int16
+    assert audio.shape == golden["output_int16"].shape
+    # decode audio within 1e-5 of the reference; after * 32767 and truncation that is at most 1 step.
+    assert np.abs(audio.astype(np.int64) - golden["output_int16"]).max() <= 1
+    pause = meta["output"]["pause_samples_appended"]
+    assert not audio[-pause:].any()
+
+
+def test_second_call_reuses_reference_work(synthesizer, meta):
+    references, prompts = synthesizer._references, synthesizer._prompts
+    before = (references.misses, prompts.misses)
+    synthesizer.synthesize(_options(meta))
+    assert (references.misses, prompts.misses) == before
