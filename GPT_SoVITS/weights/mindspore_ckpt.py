@@ -104,7 +104,7 @@ def write_mindspore_checkpoint(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     params = [
-        {"name": name, "data": ms.Tensor(np.ascontiguousarray(array))}
+        {"name": name, "data": ms.Tensor(np.array(array, order="C"))}  # 0-d stays 0-d
         for name, array in to_port_names(kind, state).items()
     ]
     append: dict[str, Any] = {}
