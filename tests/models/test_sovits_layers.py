@@ -1,0 +1,84 @@
+"""Building blocks of the SoVITS port checked against direct numpy definitions (no golden data needed)."""
+from __future__ import annotations
+
+import numpy as np
+import mindspore as ms
+import pytest
+from mindspore import ops
+
+from GPT_SoVITS.models.sovits.attentions import _absolute_to_relative, _relative_to_absolute
+from GPT_SoVITS.models.sovits.layers import Conv1d, ConvTranspose1d
+from GPT_SoVITS.models.sovits.text_encoder import linear_resize_matrix
+from GPT_SoVITS.models.sovits.weight_norm import fold_weight_norm
+
+rng = np.random.default_rng(0)
+
+
+def _set(cell, **arrays):
+    for name, value in arrays.items():
+        getattr(cell, name).set_data(ms.Tensor(value.astype(np.float32)))
+
+
+@pytest.mark.parametrize("c_in,c_out,k,stride,pad,dil,groups", [
+    (6, 4, 1, 1, 0, 1, 1), (6, 4, 3, 1, 1, 1, 1), (4, 4, 5, 1, 10, 5, 1), (8, 8, 4, 1, 2, 1, 4),
+    (1, 3, 10, 5, 0, 1, 1), (6, 6, 2, 2, 0, 1, 1)])
+def test_conv1d_equals_mindspore_convolution(c_in, c_out, k, stride, pad, dil, groups):
+    conv = Conv1d(c_in, c_out, k, stride, pad, dil, groups)
+    w, b = rng.standard_normal((c_out, c_in // groups, k)), rng.standard_normal(c_out)
+    _set(conv, weight=w, bias=b)
+    x = ms.Tensor(rng.standard_normal((1, c_in, 37)).astype(np.float32))
+    expected = ops.conv1d(x, ms.Tensor(w.astype(np.float32)), ms.Tensor(b.astype(np.float32)), stride, "pad",
+                          pad, dil, groups)
+    np.testing.assert_allclose(conv(x).asnumpy(), expected.asnumpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("c_in,c_out,k,stride", [(8, 4, 16, 10), (6, 3, 20, 10), (4, 2, 8, 2), (4, 2, 2, 2)])
+def test_conv_transpose1d_scatters_each_input_frame(c_in, c_out, k, stride):
+    pad = (k - stride) // 2
+    conv = ConvTranspose1d(c_in, c_out, k, stride, pad)
+    w, b = rng.standard_normal((c_in, c_out, k)), rng.standard_normal(c_out)
+    _set(conv, weight=w, bias=b)
+    x = rng.standard_normal((1, c_in, 7))
+    full = np.zeros((c_out, 6 * stride + k))
+    for t in range(7):  # frame t adds W^T x[:, t] at output offsets t * stride .. t * stride + k - 1
+        full[:, t * stride:t * stride + k] += np.einsum("iok,i->ok", w, x[0, :, t])
+    expected = full[:, pad:full.shape[1] - pad] + b[:, None]
+    np.testing.assert_allclose(conv(ms.Tensor(x.astype(np.float32))).asnumpy()[0], expected, atol=1e-5)
+
+
+def test_weight_norm_axis_zero_is_the_transposed_convs_input_channel():
+    v = rng.standard_normal((6, 3, 4))  # ConvTranspose1d weight [in, out, k]
+    g = rng.uniform(0.5, 1.5, (6, 1, 1))
+    folded = fold_weight_norm({"up.weight_g": g, "up.weight_v": v, "up.bias": np.zeros(3)})
+    assert set(folded) == {"up.weight", "up.bias"}
+    norms = np.sqrt((folded["up.weight"].astype(np.float64) ** 2).sum(axis=(1, 2)))
+    np.testing.assert_allclose(norms, g.ravel(), rtol=1e-6)
+
+
+def test_unpaired_weight_norm_is_an_error():
+    with pytest.raises(KeyError):
+        fold_weight_norm({"a.weight_g": np.ones((2, 1, 1))})
+
+
+@pytest.mark.parametrize("n_in,n_out", [(80, 65), (80, 81), (10, 10), (5, 17)])
+def test_speed_resize_matches_torch_linear_interpolation(n_in, n_out):
+    m = linear_resize_matrix(n_in, n_out)
+    np.testing.assert_allclose(m.sum(0), 1.0, rtol=1e-6)  # every output frame is a convex combination
+    x = np.arange(n_in, dtype=np.float64)
+    # align_corners=False: output i samples the input at (i + 0.5) * n_in / n_out - 0.5, clamped to the ends.
+    src = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    np.testing.assert_allclose(x @ m, src, atol=1e-4)
+
+
+def test_relative_position_skews_index_by_offset():
+    length, width = 5, 2 * 5 - 1
+    rel = rng.standard_normal((1, 1, length, width)).astype(np.float32)
+    absolute = _relative_to_absolute(ms.Tensor(rel)).asnumpy()[0, 0]
+    for i in range(length):
+        for j in range(length):  # key j seen from query i has offset j - i, stored at column j - i + L - 1
+            assert absolute[i, j] == rel[0, 0, i, j - i + length - 1]
+    back = _absolute_to_relative(ms.Tensor(absolute[None, None])).asnumpy()[0, 0]
+    for i in range(length):
+        for m in range(width):
+            j = i + m - (length - 1)
+            assert back[i, m] == (absolute[i, j] if 0 <= j < length else 0.0)
