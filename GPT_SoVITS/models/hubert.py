@@ -206,6 +206,13 @@ class HubertModel(nn.Cell):
         return self(t.reshape(1, -1).astype(ms.float32))
 
 
+def ssl_content(model: HubertModel, wav16k: np.ndarray, pad_samples: int) -> np.ndarray:
+    """[1, hidden, frames] features of a 16 kHz clip as `get_tts_wav` computes them: `pad_samples` zeros
+    appended (the reference sizes them int(sovits_rate * 0.3), i.e. 0.6 s at 16 kHz), then the bare model."""
+    padded = np.concatenate([np.asarray(wav16k, dtype=np.float32), np.zeros(pad_samples, dtype=np.float32)])
+    return model.last_hidden_state(padded).asnumpy().transpose(0, 2, 1)
+
+
 def prepare_state(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """float32 arrays, parametrization names mapped to weight_g / weight_v, the positional conv folded."""
     renamed = {}

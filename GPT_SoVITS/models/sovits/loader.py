@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+
+from GPT_SoVITS.audio.spectrogram import reference_spectrogram
 
 from .config import PRO_VERSIONS, SoVITSConfig, _get
 from .synthesizer import SynthesizerTrn
@@ -28,6 +30,21 @@ class SoVITS:
     @property
     def is_pro(self) -> bool:
         return self.version in PRO_VERSIONS
+
+    def reference_spectrogram(self, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+        """(spec [F, T], audio at the model's rate) of a reference clip, as `get_spepc`."""
+        return reference_spectrogram(path, self.hps)
+
+    def extract_latent(self, ssl_content: np.ndarray) -> np.ndarray:
+        """HuBERT features [1, 768, T] -> prompt codes [1, 1, T // 2] (int64)."""
+        return self.model.extract_latent(ssl_content).asnumpy().astype(np.int64)
+
+    def decode(self, codes: np.ndarray, phones: np.ndarray, refer_specs: Sequence[np.ndarray],
+               noise_scale: float = 0.5, speed: float = 1.0, seed: int | None = None,
+               sv_emb: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """Waveform [N] float32 at `sampling_rate`; see `SynthesizerTrn.decode`."""
+        audio = self.model.decode(codes, phones, refer_specs, noise_scale, speed, seed, sv_emb)
+        return audio.asnumpy()[0, 0]
 
 
 def model_version(header_version: str | None, text_embedding_rows: int) -> tuple[str, str]:
