@@ -7,25 +7,25 @@ wrongly shaped tensor is reported at once, by name, with the file it came from.
 from __future__ import annotations
 
 import fnmatch
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
-import mindspore as ms
 import numpy as np
 
 from .errors import WeightLoadError
 
-# MindSpore parameter dtype -> numpy dtype to convert to (fp16 files are upcast to float32 modules).
-_NUMPY_DTYPES = {
-    ms.float16: np.float16,
-    ms.float32: np.float32,
-    ms.float64: np.float64,
-    ms.int8: np.int8,
-    ms.int16: np.int16,
-    ms.int32: np.int32,
-    ms.int64: np.int64,
-    ms.uint8: np.uint8,
-    ms.bool_: np.bool_,
-}
+if TYPE_CHECKING:  # MindSpore is imported on first use: the readers work without it
+    import mindspore as ms
+
+
+def _numpy_dtype(dtype) -> type:
+    """MindSpore parameter dtype -> numpy dtype to convert to (fp16 files go into float32 modules)."""
+    import mindspore as ms
+
+    table = {
+        ms.float16: np.float16, ms.float32: np.float32, ms.float64: np.float64, ms.int8: np.int8,
+        ms.int16: np.int16, ms.int32: np.int32, ms.int64: np.int64, ms.uint8: np.uint8, ms.bool_: np.bool_,
+    }
+    return table.get(dtype, np.float32)
 
 
 def _matcher(patterns: Iterable[str]):
@@ -40,7 +40,7 @@ def _listing(title: str, keys: list[str], limit: int = 20) -> str:
 
 
 def load_into(
-    cell: ms.nn.Cell,
+    cell: "ms.nn.Cell",
     state: Mapping[str, np.ndarray],
     *,
     source: str,
@@ -69,8 +69,10 @@ def load_into(
     ]
     if problems:
         raise WeightLoadError(f"{source}: weights do not fit {type(cell).__name__}: " + "; ".join(problems))
+    import mindspore as ms
+
     for name, param in params.items():
         if name in state:
-            target = _NUMPY_DTYPES.get(param.dtype, np.float32)
+            target = _numpy_dtype(param.dtype)
             # A fresh contiguous copy: the file's arrays are read-only views of a memory map.
             param.set_data(ms.Tensor.from_numpy(np.array(state[name], dtype=target, copy=True)))
