@@ -4,12 +4,14 @@
 - `load_into(cell, state, source=...)`: strict name-by-name copy into a MindSpore cell.
 - `load_gpt_checkpoint`, `load_sovits_checkpoint`, `load_speaker_verifier_checkpoint`: model files
   (PyTorch or the original port's MindSpore `.ckpt`) with config and version.
+- `identify_weights(path)`: which kind of weights a file or folder holds.
 - `load_hf_folder(folder)`: `config.json` + weights of a local Hugging Face folder.
 - `WeightLoadError`: every failure, naming the file and the problem.
 """
 from .checkpoints import (
     GptCheckpoint,
     SovitsCheckpoint,
+    identify_weights,
     load_gpt_checkpoint,
     load_speaker_verifier_checkpoint,
     load_sovits_checkpoint,
@@ -28,6 +30,7 @@ __all__ = [
     "SovitsCheckpoint",
     "SovitsVersion",
     "WeightLoadError",
+    "identify_weights",
     "load_gpt_checkpoint",
     "load_hf_folder",
     "load_into",

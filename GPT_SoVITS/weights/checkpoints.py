@@ -138,3 +138,31 @@ def load_speaker_verifier_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
     if "conv1.weight" not in state:
         raise WeightLoadError(f"{path}: not an ERes2NetV2 state dict (no `conv1.weight`)")
     return dict(state)
+
+
+def identify_weights(path: str | Path) -> str:
+    """What a file or folder holds, for sorting a folder of mixed weights without loading a model.
+
+    One of "gpt", "sovits", "speaker_verifier", "hf_folder", "state_dict" (another bare state dict);
+    `WeightLoadError` for anything unreadable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        from .hf import WEIGHT_FILES
+
+        if (path / "config.json").is_file() and any((path / name).is_file() for name in WEIGHT_FILES):
+            return "hf_folder"
+        raise WeightLoadError(f"{path}: a folder without config.json and weights")
+    content, _ = _read(path)
+    if isinstance(content, MindSporeCheckpoint):
+        weight = content.state
+    elif isinstance(content, Mapping) and isinstance(content.get("weight"), Mapping):
+        weight = content["weight"]
+    elif isinstance(content, Mapping) and all(isinstance(v, np.ndarray) for v in content.values()):
+        weight = content
+    else:
+        raise WeightLoadError(f"{path}: not a weight file (no tensors at the top level or under `weight`)")
+    kind = guess_kind(weight)
+    if kind != "other":
+        return kind
+    return "speaker_verifier" if "conv1.weight" in weight else "state_dict"

@@ -12,6 +12,7 @@ from GPT_SoVITS import convert
 from GPT_SoVITS.weights import (
     HParams,
     WeightLoadError,
+    identify_weights,
     load_gpt_checkpoint,
     load_hf_folder,
     load_sovits_checkpoint,
@@ -178,3 +179,18 @@ def test_convert_reports_a_wrong_file_and_skips_missing_flags(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "Skip GPT model conversion" in captured.out
     assert "is a GPT (s1" in captured.err and str(gpt) in captured.err
+
+
+def _golden_weights() -> list[tuple[str, str]]:
+    cases = [(f"gpt/{n}/{model_meta(f'gpt/{n}')['checkpoint']}", "gpt") for n in GPT]
+    cases += [(f"sovits/{n}/{model_meta(f'sovits/{n}')['checkpoint']}", "sovits") for n in SOVITS]
+    cases += [(f"{group}/{folder}/pytorch_model.bin", "hf_folder") for group, folder in HF_FOLDERS]
+    return cases + [(f"sv_tiny/{model_meta('sv_tiny')['checkpoint']}", "speaker_verifier")]
+
+
+@pytest.mark.parametrize("relative,kind", _golden_weights())
+def test_identify_weights_sorts_a_folder_of_mixed_files(relative, kind):
+    path = model_file(relative)
+    assert identify_weights(path.parent if kind == "hf_folder" else path) == kind
+    if kind == "hf_folder":  # the weights file alone is a bare state dict
+        assert identify_weights(path) == "state_dict"
