@@ -31,25 +31,17 @@ class Conv1d(nn.Cell):
         self.out_channels, self.kernel_size = out_channels, kernel_size
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
-    def _columns(self, x: ms.Tensor) -> ms.Tensor:
-        """[B, C, L] -> [B, C, k, L_out]: the input sample under each kernel tap for each output frame."""
-        if self.padding:
-            x = ops.pad(x, (self.padding, self.padding))
-        span = self.dilation * (self.kernel_size - 1) + 1
-        n_out = (x.shape[-1] - span) // self.stride + 1
-        last = self.stride * (n_out - 1) + 1
-        taps = [x[:, :, i * self.dilation:i * self.dilation + last:self.stride] for i in range(self.kernel_size)]
-        return taps[0].expand_dims(2) if len(taps) == 1 else ops.stack(taps, 2)
-
     def construct(self, x: ms.Tensor) -> ms.Tensor:
         if self.kernel_size == 1 and self.stride == 1 and self.padding == 0 and self.groups == 1:
             y = ops.matmul(self.weight.squeeze(-1), x)
         else:
-            cols = self._columns(x)
-            b, c, k, n = cols.shape
+            # im2col: [B, C * k, L_out], row c * k + j = channel c under kernel tap j.
+            cols = ops.unfold(x.expand_dims(2), (1, self.kernel_size), dilation=(1, self.dilation),
+                              padding=(0, self.padding), stride=(1, self.stride))
+            b, rows, n = cols.shape
             g = self.groups
-            w = self.weight.reshape(g, self.out_channels // g, (c // g) * k)
-            y = ops.matmul(w, cols.reshape(b, g, (c // g) * k, n)).reshape(b, self.out_channels, n)
+            w = self.weight.reshape(g, self.out_channels // g, rows // g)
+            y = ops.matmul(w, cols.reshape(b, g, rows // g, n)).reshape(b, self.out_channels, n)
         return y if self.bias is None else y + self.bias.reshape(1, -1, 1)
 
 
