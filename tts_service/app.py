@@ -5,7 +5,7 @@ handlers in the envelope, routers, static /audio and /output).
 """
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
@@ -30,6 +30,18 @@ TAGS = [
 ]
 
 
+class PublicOutputFiles(StaticFiles):
+    """`/output` serves direct-synthesis results; task results are only handed to their owner, through
+    `GET /voice-tasks/{id}/audio`, so their folder is not served here."""
+
+    PRIVATE_FOLDER = "tasks"
+
+    async def get_response(self, path: str, scope):
+        if path.replace("\\", "/").lstrip("/").split("/", 1)[0] == self.PRIVATE_FOLDER:
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_layout()
@@ -44,7 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (health, models, synthesis, voice_models, categories, pages):
         app.include_router(module.router)
     app.mount("/audio", StaticFiles(directory=settings.audio_dir), name="audio")
-    app.mount("/output", StaticFiles(directory=settings.output_dir), name="output")
+    app.mount("/output", PublicOutputFiles(directory=settings.output_dir), name="output")
 
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
