@@ -39,7 +39,7 @@ class ScriptedModel:
     def embed_audio(self, tokens, start):
         return tokens
 
-    def new_cache(self, batch, capacity):
+    def new_cache(self, capacity):
         return None
 
     def _next(self):
@@ -178,9 +178,9 @@ def test_cached_steps_equal_a_full_prefill(version):
     result = gpt.generate(inputs["all_phoneme_ids"], inputs["prompt_semantic"], inputs["bert"], GREEDY,
                           early_stop_num=20, seed=0, on_step=lambda _, raw: logits.append(raw))
     model = gpt.model
-    text = model.embed_text(ms.Tensor(inputs["all_phoneme_ids"][None]), ms.Tensor(inputs["bert"][None]))
-    audio = model.embed_audio(ms.Tensor(result.tokens[:-1][None]), 0)
-    full = model.prefill(text, audio, model.new_cache(1, 1)).asnumpy()[0]
+    text = model.embed_text(ms.Tensor(inputs["all_phoneme_ids"]), ms.Tensor(inputs["bert"]))
+    audio = model.embed_audio(ms.Tensor(result.tokens[:-1]), 0)
+    full = model.prefill(text, audio, model.new_cache(1)).asnumpy()[0]
     np.testing.assert_allclose(full, logits[-1], rtol=0, atol=1e-5)
 
 

@@ -60,14 +60,13 @@ def infer_panel(
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     eos = model.cfg.eos
-    text = model.embed_text(ms.Tensor(np.asarray(phoneme_ids, np.int64)[None]),
-                            ms.Tensor(np.asarray(bert, np.float32)[None]))
+    text = model.embed_text(ms.Tensor(np.asarray(phoneme_ids, np.int64)), ms.Tensor(np.asarray(bert, np.float32)))
     prompt_tokens = np.zeros(0, np.int64) if prompt is None else np.asarray(prompt, np.int64)
     n_prompt = prompt_tokens.size
-    audio = None if prompt is None else model.embed_audio(ms.Tensor(prompt_tokens[None]), 0)
+    audio = None if prompt is None else model.embed_audio(ms.Tensor(prompt_tokens), 0)
 
     budget = min(_CACHE_HEADROOM, MAX_STEPS if early_stop_num == -1 else int(early_stop_num) + 1)
-    cache = model.new_cache(1, text.shape[1] + n_prompt + budget)
+    cache = model.new_cache(text.shape[0] + n_prompt + budget)
     y = list(prompt_tokens.tolist())
     logits = model.prefill(text, audio, cache)
     stopped_by_eos = False
@@ -84,7 +83,7 @@ def infer_panel(
             y.pop()
         if stop or idx == MAX_STEPS - 1:
             break
-        step_in = model.embed_audio(ms.Tensor(np.array([[token]], np.int64)), n_prompt + idx)
+        step_in = model.embed_audio(ms.Tensor(np.array([token], np.int64)), n_prompt + idx)
         logits = model.step(step_in, cache)
 
     if not y:  # the reference pads an empty result with one token 0 ("bad zero prediction")

@@ -27,11 +27,11 @@ class Linear(nn.Cell):
         self._matmul = ops.MatMul(transpose_b=True)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
-        lead = x.shape[:-1]
-        y = self._matmul(x.reshape(-1, x.shape[-1]), self.weight)
+        flat = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        y = self._matmul(flat, self.weight)
         if self.bias is not None:
             y = y + self.bias
-        return y.reshape(*lead, -1)
+        return y if x.ndim == 2 else y.reshape(*x.shape[:-1], -1)
 
 
 class LayerNorm(nn.Cell):

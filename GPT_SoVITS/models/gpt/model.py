@@ -51,7 +51,7 @@ class SinePositionalEmbedding(nn.Cell):
         self._table = ms.Tensor(sine_table(_INITIAL_POSITIONS, dim))
 
     def construct(self, x: ms.Tensor, start: int = 0) -> ms.Tensor:
-        end = start + x.shape[1]
+        end = start + x.shape[0]
         if end > self._table.shape[0]:
             self._table = ms.Tensor(sine_table(max(end, 2 * self._table.shape[0]), self.dim))
         return x + self.alpha * self._table[start:end]
@@ -71,29 +71,28 @@ class Text2SemanticDecoder(nn.Cell):
         self.ar_predict_layer = Linear(cfg.hidden_dim, cfg.vocab_size, bias=False)
 
     def embed_text(self, phoneme_ids: ms.Tensor, bert: ms.Tensor) -> ms.Tensor:
-        """phoneme ids [B, T] int, BERT features [B, 1024, T] -> [B, T, dim]."""
-        x = self.ar_text_embedding(phoneme_ids) + self.bert_proj(bert.transpose(0, 2, 1))
+        """phoneme ids [T] int, BERT features [1024, T] -> [T, dim]."""
+        x = self.ar_text_embedding(phoneme_ids) + self.bert_proj(bert.transpose(1, 0))
         return self.ar_text_position(x)
 
     def embed_audio(self, tokens: ms.Tensor, start: int) -> ms.Tensor:
-        """semantic tokens [B, L] at audio positions start..start+L-1 -> [B, L, dim]."""
+        """semantic tokens [L] at audio positions start..start+L-1 -> [L, dim]."""
         return self.ar_audio_position(self.ar_audio_embedding(tokens), start)
 
-    def new_cache(self, batch: int, capacity: int) -> KVCache:
+    def new_cache(self, capacity: int) -> KVCache:
         cfg = self.cfg
-        return KVCache(cfg.num_layers, batch, cfg.num_heads, cfg.head_dim, capacity)
+        return KVCache(cfg.num_layers, cfg.num_heads, cfg.head_dim, capacity)
 
     def prefill(self, text: ms.Tensor, audio: ms.Tensor | None, cache: KVCache) -> ms.Tensor:
-        """Step 0 over `[text; audio prompt]`; fills the cache, returns the logits of the last position."""
-        xy = text if audio is None else ops.cat((text, audio), axis=1)
-        mask = ms.Tensor(prefill_mask(text.shape[1], 0 if audio is None else audio.shape[1]))
+        """Step 0 over `[text; audio prompt]`; fills the cache, returns the logits [1, vocab] of the last position."""
+        xy = text if audio is None else ops.cat((text, audio), axis=0)
+        mask = ms.Tensor(prefill_mask(text.shape[0], 0 if audio is None else audio.shape[0]))
         hidden = self.h.prefill(xy, mask, cache)
-        return self.ar_predict_layer(hidden[:, -1])
+        return self.ar_predict_layer(hidden[-1:])
 
     def step(self, audio: ms.Tensor, cache: KVCache) -> ms.Tensor:
-        """One new audio position [B, 1, dim] against the cache -> logits [B, vocab]."""
-        hidden = self.h.step(audio, cache)
-        return self.ar_predict_layer(hidden[:, -1])
+        """One new audio position [1, dim] against the cache -> logits [1, vocab]."""
+        return self.ar_predict_layer(self.h.step(audio, cache))
 
 
 def prefill_mask(text_len: int, audio_len: int) -> np.ndarray:

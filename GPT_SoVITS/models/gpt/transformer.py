@@ -3,7 +3,8 @@
 Parameter names follow the reference's `TransformerEncoderLayer` (`self_attn.in_proj_weight`, fused
 q/k/v like torch's MultiheadAttention; `linear1`, `linear2`, `norm1`, `norm2`). Each layer runs in two
 modes that share the same weights: `prefill` over a whole sequence with an additive mask, and `step`
-for one new position against the cache.
+for one new position against the cache. One sequence at a time: activations are `[T, dim]`, which
+spares the reshapes a batch axis would cost in every op-by-op step.
 """
 from __future__ import annotations
 
@@ -30,19 +31,23 @@ class SelfAttention(nn.Cell):
         self._mix = ops.BatchMatMul()
 
     def qkv(self, x: ms.Tensor) -> tuple[ms.Tensor, ms.Tensor, ms.Tensor]:
-        """[B, T, dim] -> q, k, v as [B, H, T, Dh]; q already carries the 1/sqrt(Dh) scale."""
-        batch, length, dim = x.shape
-        qkv = self._project(x.reshape(-1, dim), self.in_proj_weight) + self.in_proj_bias
-        qkv = qkv.reshape(batch, length, 3, self.heads, self.head_dim).transpose(2, 0, 3, 1, 4)
-        return qkv[0] * self.scale, qkv[1], qkv[2]
+        """[T, dim] -> q, k, v as [H, T, Dh]."""
+        qkv = self._project(x, self.in_proj_weight) + self.in_proj_bias
+        length = x.shape[0]
+        if length == 1:  # a decoding step: no transpose needed
+            qkv = qkv.reshape(3, self.heads, 1, self.head_dim)
+        else:
+            qkv = qkv.reshape(length, 3, self.heads, self.head_dim).transpose(1, 2, 0, 3)
+        return qkv[0], qkv[1], qkv[2]
 
-    def attend(self, q: ms.Tensor, k: ms.Tensor, v: ms.Tensor, bias: ms.Tensor | None) -> ms.Tensor:
-        scores = self._scores(q, k)
-        if bias is not None:
-            scores = scores + bias
-        mixed = self._mix(ops.softmax(scores, -1), v)  # [B, H, T, Dh]
-        batch, _, length, _ = mixed.shape
-        return self.out_proj(mixed.transpose(0, 2, 1, 3).reshape(batch, length, -1))
+    def attend(self, q: ms.Tensor, k: ms.Tensor, v: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+        """q [H, T, Dh] against k, v [H, S, Dh] with an additive mask -> out_proj of the mix [T, dim]."""
+        scores = self._scores(q * self.scale, k) + bias
+        mixed = self._mix(ops.softmax(scores, -1), v)
+        length = mixed.shape[1]
+        if length > 1:
+            mixed = mixed.transpose(1, 0, 2)
+        return self.out_proj(mixed.reshape(length, -1))
 
 
 class DecoderLayer(nn.Cell):
@@ -60,14 +65,16 @@ class DecoderLayer(nn.Cell):
         return self.norm2(x + self.linear2(ops.relu(self.linear1(x))))
 
     def prefill(self, x: ms.Tensor, bias: ms.Tensor, cache: KVCache, layer: int) -> ms.Tensor:
+        """x [S, dim] from position 0, with the additive mask `bias` [S, S]."""
         q, k, v = self.self_attn.qkv(x)
         cache.write(layer, 0, k, v)
         return self._finish(x, self.self_attn.attend(q, k, v, bias))
 
-    def step(self, x: ms.Tensor, cache: KVCache, layer: int) -> ms.Tensor:
+    def step(self, x: ms.Tensor, cache: KVCache, layer: int, position: int) -> ms.Tensor:
+        """x [1, dim] at `position`, attending to the whole cache through its mask."""
         q, k, v = self.self_attn.qkv(x)
-        keys, values = cache.write(layer, cache.length, k, v)
-        return self._finish(x, self.self_attn.attend(q, keys, values, None))
+        cache.write(layer, position, k, v)
+        return self._finish(x, self.self_attn.attend(q, cache.keys[layer], cache.values[layer], cache.bias))
 
 
 class TransformerEncoder(nn.Cell):
@@ -79,15 +86,14 @@ class TransformerEncoder(nn.Cell):
             [DecoderLayer(cfg.hidden_dim, cfg.num_heads, cfg.ffn_dim) for _ in range(cfg.num_layers)])
 
     def prefill(self, x: ms.Tensor, bias: ms.Tensor, cache: KVCache) -> ms.Tensor:
-        cache.reserve(x.shape[1])
+        cache.extend(x.shape[0])
         for i, layer in enumerate(self.layers):
             x = layer.prefill(x, bias, cache, i)
-        cache.length = x.shape[1]
         return x
 
     def step(self, x: ms.Tensor, cache: KVCache) -> ms.Tensor:
-        cache.reserve(cache.length + 1)
+        position = cache.length
+        cache.extend(1)
         for i, layer in enumerate(self.layers):
-            x = layer.step(x, cache, i)
-        cache.length += 1
+            x = layer.step(x, cache, i, position)
         return x
