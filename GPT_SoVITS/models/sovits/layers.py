@@ -116,10 +116,6 @@ class Embedding(nn.Cell):
         return ops.gather(self.weight, ids, 0)
 
 
-def leaky_relu(x: ms.Tensor, slope: float) -> ms.Tensor:
-    return ops.leaky_relu(x, slope)
-
-
 def gelu(x: ms.Tensor) -> ms.Tensor:
     """The exact (erf) GELU of torch's default; the tanh approximation differs by ~1e-3."""
     return ops.gelu(x, approximate="none")

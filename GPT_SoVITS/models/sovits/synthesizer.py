@@ -101,7 +101,8 @@ class SynthesizerTrn(nn.Cell):
     def decode(self, codes: ArrayLike, phones: ArrayLike, refer_specs: Sequence[ArrayLike],
                noise_scale: float = 0.5, speed: float = 1.0, seed: int | None = None,
                sv_emb: Sequence[ArrayLike] | None = None, trace: dict | None = None) -> ms.Tensor:
-        """codes [1, 1, T] (25 Hz), phones [1, N] -> audio [1, 1, 2 * T * hop / speed-ish].
+        """codes [1, 1, T] (25 Hz), phones [1, N] -> audio [1, 1, n_frames * hop], where n_frames is 2T
+        (speed 1) or int(2T / speed) + 1.
 
         `noise_scale` scales the prior's Gaussian draw (0: deterministic, z_p = m_p); `seed` makes a
         non-zero draw reproducible. Pass a dict as `trace` to receive the intermediate tensors.
