@@ -82,3 +82,19 @@ def test_relative_position_skews_index_by_offset():
         for m in range(width):
             j = i + m - (length - 1)
             assert back[i, m] == (absolute[i, j] if 0 <= j < length else 0.0)
+
+
+def test_generator_is_built_from_the_config():
+    """v2ProPlus differs from v2Pro only in decoder config (wider start, first kernel 20): read, not assumed."""
+    from GPT_SoVITS.models.sovits.generator import Generator, GeneratorDims
+
+    dims = GeneratorDims(initial_channel=8, resblock="1", resblock_kernel_sizes=(3, 7),
+                         resblock_dilation_sizes=((1, 3, 5),) * 2, upsample_rates=(10, 8, 2, 2, 2), upsample_initial_channel=96,
+                         upsample_kernel_sizes=(20, 16, 8, 2, 2), gin_channels=4)
+    gen = Generator(dims)
+    shapes = {name: tuple(p.shape) for name, p in gen.parameters_and_names()}
+    assert shapes["ups.0.weight"] == (96, 48, 20)  # ConvTranspose1d(96, 48, 20, 10, padding 5)
+    assert shapes["cond.weight"] == (96, 4, 1) and shapes["conv_post.weight"] == (1, 3, 7)
+    assert "conv_post.bias" not in shapes
+    audio = gen(ms.Tensor(np.zeros((1, 8, 6), np.float32)), ms.Tensor(np.zeros((1, 4, 1), np.float32)))
+    assert audio.shape == (1, 1, 6 * 10 * 8 * 2 * 2 * 2)
