@@ -1,0 +1,233 @@
+"""OpenAI-compatible speech: POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices.
+
+`voice` is a voice model id (GET /v1/audio/voices lists them); each request synthesises with its own
+voice and never changes what other requests use. The body is always streamed, segment by segment, as
+OpenAI's own endpoint streams its body. GPT-SoVITS fields OpenAI lacks (language, seed, cut method,
+sampling) may be sent as extra fields (`extra_body` in the openai client).
+
+Errors on /v1 answer in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: the route
+raises the service's ApiError with `param`/`code` in its data, and `OpenAIErrorMiddleware` translates
+every envelope error under /v1 (the route's, validation, the API key and body-size guards, unknown
+paths) at the edge, so the rest of the service keeps speaking its envelope.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from GPT_SoVITS.pipeline import SynthesisError
+
+from .. import deps, vocab
+from ..audio_formats import FORMATS, check_format, format_list
+from ..engine import Engine, as_api_error
+from ..envelope import BAD_PARAM, RESOURCE, ApiError
+from ..schemas import SynthesisRequest, resolve_options
+from ..settings import Settings
+from ..storage.ids import ID_PATTERN
+from ..storage.voice_models import VoiceModelStore
+from ..streaming import streamed_audio
+
+router = APIRouter(prefix="/v1", tags=["OpenAI 兼容"])
+
+PREFIX = "/v1"
+# One engine serves every name: ours, and the ones OpenAI clients have built in.
+MODEL_IDS = ("gpt-sovits", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+CREATED = 1735689600  # 2025-01-01: a fixed "created" for the model list
+SPEED_RANGE = (0.25, 4.0)  # OpenAI's; SoVITS stretches by 1/speed, the same meaning
+DEFAULT_CUT = "cut5"  # at every punctuation mark: short segments, so the first audio comes early
+DEFAULT_LANGUAGE = "auto"  # OpenAI requests do not say: each piece is detected
+
+
+class SpeechRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "model": "gpt-sovits", "input": "你好，欢迎使用语音合成服务。", "voice": "xiaoyun",
+        "response_format": "mp3", "speed": 1.0}]})
+
+    model: str = Field(description=f"one of {', '.join(MODEL_IDS)} (GET /v1/models)")
+    input: str = Field(description="the text to speak")
+    voice: str | dict[str, str] = Field(description="a voice model id (GET /v1/audio/voices), or {\"id\": ...}")
+    response_format: str = Field("mp3", description=f"{format_list()}; pcm: 16-bit little-endian mono at the "
+                                                    "model's rate (X-Sample-Rate, 32000 for v1/v2/v2Pro)")
+    speed: float = Field(1.0, description=f"{SPEED_RANGE[0]}-{SPEED_RANGE[1]}; 2.0 is twice as fast")
+    instructions: str | None = Field(None, description="accepted and ignored (GPT-SoVITS takes its style "
+                                                       "from the voice's reference clip)")
+    stream: bool | None = Field(None, description="accepted and ignored: the body is always streamed")
+    stream_format: Literal["audio"] = Field("audio", description="only raw audio (no SSE)")
+    # GPT-SoVITS extensions
+    language: str = Field(DEFAULT_LANGUAGE, description="language of `input`: auto, all_zh, zh, en, all_ja, ja "
+                                                        "or a Chinese label")
+    how_to_cut: str = Field(DEFAULT_CUT, description="cut0..cut5: how the input is split into segments")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="fixed seed for repeatable audio")
+    top_k: int = Field(SynthesisRequest.model_fields["top_k"].default, ge=1, le=100)
+    top_p: float = Field(SynthesisRequest.model_fields["top_p"].default, gt=0, le=1)
+    temperature: float = Field(SynthesisRequest.model_fields["temperature"].default, gt=0, le=2)
+
+
+def _bad(message: str, param: str | None, code: str = "invalid_value", status: int = 400) -> ApiError:
+    return ApiError(BAD_PARAM if status != 404 else RESOURCE, message, status, {"param": param, "code": code})
+
+
+def _voice_id(voice: str | dict[str, str]) -> str:
+    raw = voice.get("id", "") if isinstance(voice, dict) else voice
+    if not raw or not ID_PATTERN.fullmatch(raw):
+        raise _bad("voice must be a voice model id (letters, digits, _ and -; GET /v1/audio/voices)", "voice")
+    return raw
+
+
+def _check(req: SpeechRequest, settings: Settings, models: VoiceModelStore) -> str:
+    """Everything a client can get wrong, each with its `param`; returns the voice id."""
+    if req.model not in MODEL_IDS:
+        raise _bad(f"model {req.model!r} does not exist; use one of {', '.join(MODEL_IDS)}", "model",
+                   "model_not_found", 404)
+    if not req.input.strip():
+        raise _bad("input is empty", "input", "empty_input")
+    if len(req.input) > settings.max_text_chars:
+        raise _bad(f"input is {len(req.input)} characters; at most {settings.max_text_chars}", "input",
+                   "string_above_max_length")
+    if check_format(req.response_format) is None:
+        raise _bad(f"response_format {req.response_format!r} is not supported; use one of {format_list()}",
+                   "response_format")
+    if not SPEED_RANGE[0] <= req.speed <= SPEED_RANGE[1]:
+        raise _bad(f"speed {req.speed} is out of range [{SPEED_RANGE[0]}, {SPEED_RANGE[1]}]", "speed")
+    if vocab.language_code(req.language) is None:
+        raise _bad(f"language {req.language!r} is not supported; use one of {', '.join(vocab.LANGUAGES)}",
+                   "language")
+    if vocab.cut_code(req.how_to_cut) is None:
+        raise _bad(f"how_to_cut {req.how_to_cut!r} is not supported; use one of {', '.join(vocab.CUT_METHODS)}",
+                   "how_to_cut")
+    voice = _voice_id(req.voice)
+    if models.get(voice) is None:
+        raise _bad(f"voice {voice!r} does not exist (GET /v1/audio/voices lists the voices)", "voice",
+                   "voice_not_found", 404)
+    return voice
+
+
+@router.post("/audio/speech", summary="OpenAI 兼容语音合成（流式）", response_class=StreamingResponse,
+             responses={200: {"content": {f.media_type: {} for f in FORMATS.values()},
+                              "description": "audio, sent segment by segment (chunked)"},
+                        400: {"description": "OpenAI error shape; `param` names the field"},
+                        404: {"description": "unknown voice or model"}})
+async def create_speech(req: SpeechRequest, settings: Settings = Depends(deps.settings),
+                        engine: Engine = Depends(deps.engine),
+                        models: VoiceModelStore = Depends(deps.voice_models)) -> StreamingResponse:
+    voice = _check(req, settings, models)
+    fmt = check_format(req.response_format)
+    base = SynthesisRequest(model_id=voice, text=req.input, text_language=req.language, how_to_cut=req.how_to_cut,
+                            top_k=req.top_k, top_p=req.top_p, temperature=req.temperature, seed=req.seed)
+    options = await run_in_threadpool(resolve_options, base, settings, models)
+    options = dataclasses.replace(options, speed=req.speed)  # beyond /synthesize's 0.5-2: OpenAI's range
+    request_id = uuid.uuid4().hex[:12]
+    try:
+        return await streamed_audio(engine, options, fmt, f"speech {request_id} ({voice}, {fmt.name})",
+                                    headers={"X-Request-Id": request_id})
+    except SynthesisError as exc:
+        error = as_api_error(exc)
+        if error.http_status == 400:
+            error.data = {"param": "input", "code": "invalid_input"}
+        raise error from exc
+
+
+def _model(model_id: str) -> dict:
+    return {"id": model_id, "object": "model", "created": CREATED, "owned_by": "gpt-sovits-mindspore"}
+
+
+@router.get("/models", summary="模型列表（OpenAI 形式）")
+def list_models() -> dict:
+    return {"object": "list", "data": [_model(m) for m in MODEL_IDS]}
+
+
+@router.get("/models/{model_id}", summary="模型详情（OpenAI 形式）")
+def get_model(model_id: str) -> dict:
+    if model_id not in MODEL_IDS:
+        raise _bad(f"model {model_id!r} does not exist", "model", "model_not_found", 404)
+    return _model(model_id)
+
+
+@router.get("/audio/voices", summary="可用音色（音模）列表")
+def list_voices(models: VoiceModelStore = Depends(deps.voice_models)) -> dict:
+    """Every voice model, as `voice` values for /v1/audio/speech."""
+    records, _ = models.list(1, 10**9)
+    return {"object": "list", "data": [{
+        "id": m["model_id"], "object": "voice", "name": m["model_name"], "gender": m["gender"],
+        "language": m["prompt_language"], "preview_url": m["refer_wav_url"], "categories": m["categories"],
+    } for m in records]}
+
+
+# ---- errors in OpenAI's shape ------------------------------------------------------------------------
+_TYPES = {401: "invalid_request_error", 403: "invalid_request_error", 404: "invalid_request_error",
+          409: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+_CODES = {401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
+          503: "model_not_loaded"}
+
+
+def openai_error(envelope: dict, status: int) -> tuple[dict, int]:
+    """{code, message, data} -> ({"error": {...}}, status); validation's 422 becomes OpenAI's 400."""
+    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+    param = data.get("param")
+    errors = data.get("errors") or []
+    if param is None and errors:
+        param = ".".join(str(p) for p in errors[0].get("loc", ()) if p != "body") or None
+    status = 400 if status == 422 else status
+    kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+    code = data.get("code") or _CODES.get(status, "invalid_value" if status == 400 else None)
+    return {"error": {"message": envelope.get("message") or "request failed", "type": kind, "param": param,
+                      "code": code}}, status
+
+
+class OpenAIErrorMiddleware:
+    """Rewrites envelope error responses under /v1 into OpenAI's error shape; all else passes through."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        held: dict | None = None  # the start of an error response, until its body is read
+        body = bytearray()
+
+        async def translate(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                json_error = message["status"] >= 400 and Headers(raw=message["headers"]).get(
+                    "content-type", "").startswith("application/json")
+                if not json_error:
+                    await send(message)
+                    return
+                held = message
+                return
+            if held is None:
+                await send(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            await _send_translated(send, held, bytes(body))
+
+        await self.app(scope, receive, translate)
+
+
+async def _send_translated(send: Send, start: Message, raw: bytes) -> None:
+    try:
+        envelope = json.loads(raw)
+    except ValueError:
+        envelope = None
+    status = start["status"]
+    if isinstance(envelope, dict) and "error" not in envelope and "code" in envelope:
+        translated, status = openai_error(envelope, status)
+        raw = json.dumps(translated, ensure_ascii=False).encode()
+    headers = MutableHeaders(raw=list(start["headers"]))
+    headers["content-length"] = str(len(raw))
+    await send({**start, "status": status, "headers": headers.raw})
+    await send({"type": "http.response.body", "body": raw, "more_body": False})

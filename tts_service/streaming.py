@@ -1,0 +1,102 @@
+"""Streamed synthesis: the engine's segments, each sent on (encoded) as soon as it is ready.
+
+The first segment is synthesised before the response starts, so a request that cannot be synthesised
+(unknown text, missing weights, a model load failure) still gets a proper error status. After that the
+status is sent and cannot change: an error in a later segment aborts the connection (no final chunk),
+which HTTP clients report as an incomplete body rather than a complete, shorter file.
+
+Segments are computed in worker threads (the engine blocks); when the client goes away, the synthesis
+stops at the next segment boundary through the engine's `should_cancel`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import AsyncIterator
+
+import numpy as np
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from GPT_SoVITS.pipeline import SynthesisError, SynthesisOptions
+
+from .audio_formats import AudioFormat, encode_stream
+from .engine import Engine
+
+log = logging.getLogger("tts_service.streaming")
+DEFAULT_RATE = 32000
+
+
+class SegmentStream:
+    """One request's segments, pulled one worker-thread step at a time, with times for the log."""
+
+    def __init__(self, engine: Engine, options: SynthesisOptions, label: str):
+        self.engine, self.options, self.label = engine, options, label
+        self.cancelled = threading.Event()
+        self.started = time.perf_counter()
+        self.ready_at: list[float] = []  # seconds since the request started, per segment
+        self.first_bytes_at: float | None = None
+        self._segments = None
+        self._first: np.ndarray | None = None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    async def start(self) -> int:
+        """Synthesise the first segment (raising SynthesisError); return the sample rate."""
+        self._segments = await run_in_threadpool(self.engine.stream, self.options, self.cancelled.is_set)
+        self._first = await self._next()
+        if self._first is None:
+            raise SynthesisError("合成结果为空 (no audio was produced)")
+        return int(self.engine.status().get("sample_rate") or DEFAULT_RATE)
+
+    async def _next(self) -> np.ndarray | None:
+        chunk = await run_in_threadpool(next, self._segments, None)
+        if chunk is not None:
+            self.ready_at.append(self.elapsed())
+            log.info("%s: segment %d ready at %.3f s", self.label, len(self.ready_at), self.ready_at[-1])
+        return chunk
+
+    async def chunks(self) -> AsyncIterator[np.ndarray]:
+        try:
+            first, self._first = self._first, None
+            if first is not None:
+                yield first
+            while (chunk := await self._next()) is not None:
+                yield chunk
+        finally:
+            self.cancelled.set()  # the client left, or the stream is over: no more segments either way
+
+    def note_first_bytes(self) -> None:
+        if self.first_bytes_at is None:
+            self.first_bytes_at = self.elapsed()
+            log.info("%s: first bytes sent at %.3f s", self.label, self.first_bytes_at)
+
+    def summary(self) -> str:
+        return (f"{self.label}: {len(self.ready_at)} segments, first bytes at {self.first_bytes_at or 0:.3f} s, "
+                f"last segment at {self.ready_at[-1] if self.ready_at else 0:.3f} s, done at {self.elapsed():.3f} s")
+
+
+async def _body(stream: SegmentStream, rate: int, fmt: AudioFormat) -> AsyncIterator[bytes]:
+    finished = False
+    try:
+        async for data in encode_stream(stream.chunks(), rate, fmt):
+            stream.note_first_bytes()
+            yield data
+        finished = True
+    except Exception as exc:  # the status is already sent: log and abort the connection
+        log.error("%s: stream aborted: %s", stream.label, exc)
+        raise
+    finally:
+        stream.cancelled.set()
+        log.info("%s%s", stream.summary(), "" if finished else " (not completed)")
+
+
+async def streamed_audio(engine: Engine, options: SynthesisOptions, fmt: AudioFormat, label: str,
+                         headers: dict[str, str] | None = None) -> StreamingResponse:
+    """A chunked response of `fmt` audio; raises SynthesisError if the first segment fails."""
+    stream = SegmentStream(engine, options, label)
+    rate = await stream.start()
+    return StreamingResponse(_body(stream, rate, fmt), media_type=fmt.media_type,
+                             headers={"X-Sample-Rate": str(rate), **(headers or {})})
