@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from . import __version__, envelope, tasks
 from .engine import Engine
 from .logs import AccessLogMiddleware, access_logger
-from .routers import categories, health, models, pages, synthesis, voice_models
+from .routers import categories, health, models, openai, pages, synthesis, voice_models
 from .security import ApiKeyMiddleware, BodyLimitMiddleware
 from .settings import Settings
 from .storage.categories import CategoryStore
@@ -27,6 +27,7 @@ TAGS = [
     {"name": "任务队列", "description": "排队合成任务"},
     {"name": "页面", "description": "管理页面"},
     {"name": "其他", "description": "健康检查、模型切换、直接合成"},
+    {"name": "OpenAI 兼容", "description": "/v1/audio/speech（流式）、/v1/models、/v1/audio/voices"},
 ]
 
 
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.health_extras = {}  # name -> callable returning a dict, merged into /healthz
 
     envelope.install_handlers(app)
-    for module in (health, models, synthesis, voice_models, categories, pages):
+    for module in (health, models, synthesis, voice_models, categories, pages, openai):
         app.include_router(module.router)
     app.mount("/audio", StaticFiles(directory=settings.audio_dir), name="audio")
     app.mount("/output", PublicOutputFiles(directory=settings.output_dir), name="output")
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
                            allow_headers=["*"], allow_credentials="*" not in settings.cors_origins)
+    # /v1 answers errors in OpenAI's shape, those of the guards above included
+    app.add_middleware(openai.OpenAIErrorMiddleware)
     app.add_middleware(AccessLogMiddleware, logger=access_logger(settings.logs_dir))
 
     if settings.load_models and hasattr(app.state.engine, "start_loading"):
