@@ -73,6 +73,7 @@ def test_config_read_from_checkpoint(version):
         model_cfg["vocab_size"], model_cfg["phoneme_vocab_size"], model_cfg["EOS"])
     assert gpt.config.ffn_dim == 4 * model_cfg["hidden_dim"]  # linear_units is ignored, as in the reference
     assert gpt.max_sec == meta["max_sec"]
+    assert gpt.version == meta["version"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)

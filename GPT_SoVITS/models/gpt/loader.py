@@ -26,6 +26,7 @@ class GPT:
     max_sec: float
     model: Text2SemanticDecoder
     raw_config: Mapping[str, Any]
+    version: str | None = None  # phoneme table of the text embedding ("v1" | "v2"), when known
 
     @property
     def early_stop_num(self) -> int:
@@ -41,7 +42,8 @@ class GPT:
         return infer_panel(self.model, phoneme_ids, prompt, bert, options, limit, seed, on_step)
 
 
-def build_gpt(config: Mapping[str, Any], state: Mapping[str, np.ndarray], source: str = "GPT state") -> GPT:
+def build_gpt(config: Mapping[str, Any], state: Mapping[str, np.ndarray], source: str = "GPT state",
+              version: str | None = None) -> GPT:
     """A model from a checkpoint-style config dict and a state dict whose keys lack the `model.` prefix."""
     from GPT_SoVITS.weights import load_into
 
@@ -49,11 +51,11 @@ def build_gpt(config: Mapping[str, Any], state: Mapping[str, np.ndarray], source
     model = Text2SemanticDecoder(cfg)
     load_into(model, state, source=source)
     model.set_train(False)
-    return GPT(config=cfg, max_sec=max_sec_of(config), model=model, raw_config=config)
+    return GPT(config=cfg, max_sec=max_sec_of(config), model=model, raw_config=config, version=version)
 
 
 def load_gpt(path: str | Path) -> GPT:
     from GPT_SoVITS.weights import load_gpt_checkpoint
 
     checkpoint = load_gpt_checkpoint(path)
-    return build_gpt(checkpoint.config, checkpoint.state, source=str(path))
+    return build_gpt(checkpoint.config, checkpoint.state, source=str(path), version=checkpoint.version)
