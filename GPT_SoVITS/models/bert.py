@@ -147,12 +147,16 @@ class BertModel(nn.Cell):
 
 
 def encoder_state(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """`BertForMaskedLM` keys -> this model's names: drop the unused heads, strip `bert.`."""
+    """`BertForMaskedLM` keys -> this model's names: drop the unused heads, strip `bert.`, and rename
+    the TF-era `LayerNorm.gamma`/`beta` to `weight`/`bias` as `from_pretrained` does."""
     kept = {}
     for key, value in state.items():
         if key.startswith(_UNUSED_PREFIXES):
             continue
-        kept[key[len("bert."):] if key.startswith("bert.") else key] = value
+        key = key.removeprefix("bert.")
+        if key.endswith((".gamma", ".beta")):
+            key = key.rsplit(".", 1)[0] + (".weight" if key.endswith(".gamma") else ".bias")
+        kept[key] = value
     return kept
 
 
@@ -169,6 +173,9 @@ class ChineseBert:
         if not tokenizer_file.exists():
             raise FileNotFoundError(f"{tokenizer_file} is missing: the BERT folder needs its fast-tokenizer file")
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        # transformers calls the fast tokenizer without truncation or padding, whatever the file says.
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
         loaded = load_hf_folder(folder)
         self.config = BertConfig.from_dict(loaded.config)
         self.model = BertModel(self.config)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from golden_data import model_file, model_meta
 
-from GPT_SoVITS.models.bert import BERT_FEATURE_DIM, ChineseBert, bert_features
+from GPT_SoVITS.models.bert import BERT_FEATURE_DIM, ChineseBert, bert_features, encoder_state
 
 ATOL_FEATURE = 5e-5  # README: float32 noise of the reference ~2.7e-6, suggested check 5e-5
 
@@ -85,3 +85,11 @@ def test_word2ph_must_cover_every_character():
     name, case, golden = cases()[0]
     with pytest.raises(ValueError):
         bert().phone_features(case["text"], golden[f"{name}.word2ph"].tolist()[:-1])
+
+
+def test_encoder_state_drops_heads_and_renames_like_from_pretrained():
+    state = {"bert.encoder.layer.0.output.LayerNorm.gamma": 1, "bert.encoder.layer.0.output.LayerNorm.beta": 2,
+             "bert.embeddings.word_embeddings.weight": 3, "bert.embeddings.position_ids": 4,
+             "cls.predictions.bias": 5, "bert.pooler.dense.weight": 6}
+    assert encoder_state(state) == {"encoder.layer.0.output.LayerNorm.weight": 1,
+                                    "encoder.layer.0.output.LayerNorm.bias": 2, "embeddings.word_embeddings.weight": 3}
