@@ -17,6 +17,7 @@ from golden_data import model_file, model_meta, model_subdirs
 from GPT_SoVITS.audio.sv_resample import resample
 from GPT_SoVITS.models.speaker import STAGE_NAMES, ERes2NetV2, ERes2NetV2Dims, SpeakerVerifier
 from GPT_SoVITS.models.speaker.verifier import drop_unused_head
+from GPT_SoVITS.weights import WeightLoadError, load_into, load_speaker_verifier_checkpoint
 
 # The golden README's suggested checks (about 10-20x the reference's own float32 noise).
 ATOL_WAV16K = 1e-5
@@ -100,6 +101,20 @@ def test_stage_means_match_reference(folder: str) -> None:
             key = f"{case}.stage_mean.{name}"
             assert list(means[name].shape) == meta["arrays"][key][0]
             np.testing.assert_allclose(means[name], golden[key], rtol=0, atol=ATOL_STAGE_MEAN, err_msg=key)
+
+
+@pytest.mark.parametrize("folder", SV_FOLDERS)
+def test_loading_is_strict(folder: str) -> None:
+    meta = model_meta(folder)
+    path = model_file(f"{folder}/{meta['checkpoint']}")
+    state = load_speaker_verifier_checkpoint(path)
+    assert len(state) == meta["load"]["n_tensors"]
+    dims = ERes2NetV2Dims.from_state_dict(state)
+    trunk = drop_unused_head(state, dims)
+    assert sorted(set(state) - set(trunk)) == sorted(meta["load"]["unused_by_forward3"])
+    del trunk["layer3_ds.weight"]
+    with pytest.raises(WeightLoadError, match="layer3_ds.weight"):
+        load_into(ERes2NetV2(dims), trunk, source=str(path))
 
 
 def _shapes_of(net: ERes2NetV2) -> dict[str, np.ndarray]:
