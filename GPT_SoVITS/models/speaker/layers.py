@@ -2,14 +2,13 @@
 
 Parameter names equal the PyTorch module's state-dict keys (`weight`, `bias`, `running_mean`, ...), so the
 released checkpoint loads by exact name. `mint.nn.Conv2d` and `mint.nn.BatchNorm2d` have no CPU kernels in
-MindSpore 2.10, hence these thin cells over matmul and plain arithmetic.
+MindSpore 2.10, hence these thin cells over `ops.unfold` + matmul and the functional eval-mode `ops.batch_norm`.
 """
 from __future__ import annotations
 
+import mindspore as ms
 import numpy as np
 from mindspore import Parameter, Tensor, mint, nn, ops
-
-import mindspore as ms
 
 BN_EPS = 1e-5
 CLIP_MAX = 20.0  # the reference's block "ReLU" is Hardtanh(0, 20): activations above 20 are clipped
