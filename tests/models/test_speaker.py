@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
+from mindspore import Tensor
 from golden_data import model_file, model_meta, model_subdirs
 
 from GPT_SoVITS.audio.sv_resample import resample
@@ -134,6 +135,11 @@ def test_full_size_dims_round_trip_through_shapes() -> None:
     assert ERes2NetV2Dims.from_base_width(64, 24) == ERes2NetV2Dims()
     assert full.dims.embedding_dim == 20480
     assert set(drop_unused_head(state, full.dims)) == {name for name, _ in full.parameters_and_names()}
+    # The full-size trunk runs end to end (a short input: shapes, not values, are checked here).
+    frames = 21
+    stages = full.stages(Tensor(np.zeros((1, frames, full.dims.feat_dim), np.float32)))
+    assert stages["fuse34"].shape == (1, full.dims.stage_channels(3), full.dims.pooled_freq, -(-frames // 8))
+    assert full(Tensor(np.zeros((1, frames, full.dims.feat_dim), np.float32))).shape == (1, 20480)
 
 
 def test_head_is_required_and_checked() -> None:
