@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from golden_data import model_file, model_meta, model_subdirs
 
-from GPT_SoVITS.models.gpt import SamplingOptions, infer_panel, load_gpt
+from GPT_SoVITS.models.gpt import GPTConfig, SamplingOptions, infer_panel, load_gpt
 from GPT_SoVITS.models.gpt import decode as decode_module
 from GPT_SoVITS.models.gpt.config import MIN_STEPS_BEFORE_EOS
 from GPT_SoVITS.models.gpt.model import prefill_mask
@@ -21,14 +21,11 @@ VOCAB, EOS = 9, 8
 GREEDY = SamplingOptions(top_k=1, top_p=1.0, temperature=1.0, repetition_penalty=1.35)
 
 
-class _Cfg:
-    eos = EOS
-
-
 class ScriptedModel:
     """Stands in for Text2SemanticDecoder: step i returns `script(i)` as logits."""
 
-    cfg = _Cfg()
+    cfg = GPTConfig(embedding_dim=8, hidden_dim=8, num_heads=1, num_layers=1, vocab_size=VOCAB,
+                    phoneme_vocab_size=16, eos=EOS)
 
     def __init__(self, script):
         self.script, self.calls = script, 0
@@ -164,10 +161,14 @@ def test_prefill_mask_text_sees_text_audio_sees_text_and_past_audio():
 
 # --- the key/value cache, on the golden tiny model -------------------------------------------------
 
+_loaded: dict[str, object] = {}
+
+
 def _folder_inputs(version: str):
-    meta = model_meta(f"gpt/{version}")
-    gpt = load_gpt(model_file(f"gpt/{version}/{meta['checkpoint']}"))
-    return gpt, np.load(model_file(f"gpt/{version}/inputs.npz"))
+    if version not in _loaded:
+        meta = model_meta(f"gpt/{version}")
+        _loaded[version] = load_gpt(model_file(f"gpt/{version}/{meta['checkpoint']}"))
+    return _loaded[version], np.load(model_file(f"gpt/{version}/inputs.npz"))
 
 
 @pytest.mark.parametrize("version", model_subdirs("gpt"))
@@ -194,3 +195,15 @@ def test_cache_growth_changes_nothing(version, monkeypatch):
     monkeypatch.setattr(decode_module, "_CACHE_HEADROOM", 1)  # forces several doublings
     tight = gpt.generate(*args, early_stop_num=early_stop_num, seed=0)
     np.testing.assert_array_equal(roomy.tokens, tight.tokens)
+
+
+@pytest.mark.parametrize("version", model_subdirs("gpt"))
+def test_inputs_outside_the_model_are_refused(version):
+    gpt, inputs = _folder_inputs(version)
+    phones, prompt, bert = inputs["all_phoneme_ids"], inputs["prompt_semantic"], inputs["bert"]
+    with pytest.raises(ValueError, match="phoneme ids"):
+        gpt.generate(np.append(phones, gpt.config.phoneme_vocab_size), prompt, np.pad(bert, ((0, 0), (0, 1))))
+    with pytest.raises(ValueError, match="BERT"):
+        gpt.generate(phones, prompt, bert[:, :-1])
+    with pytest.raises(ValueError, match="prompt"):
+        gpt.generate(phones, np.append(prompt, gpt.config.vocab_size), bert)

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import mindspore as ms
 
-from .config import MAX_STEPS, MIN_STEPS_BEFORE_EOS
+from .config import BERT_DIM, MAX_STEPS, MIN_STEPS_BEFORE_EOS, GPTConfig
 from .model import Text2SemanticDecoder
 from .sampling import SamplingOptions, sample_next
 
@@ -43,6 +43,19 @@ class SemanticResult:
         return self.tokens[-self.idx:] if self.idx else self.tokens
 
 
+def check_inputs(cfg: GPTConfig, phoneme_ids: np.ndarray, prompt: np.ndarray, bert: np.ndarray) -> None:
+    """Clear errors for inputs the embedding lookups would otherwise turn into garbage or a crash."""
+    if phoneme_ids.ndim != 1 or phoneme_ids.size == 0:
+        raise ValueError(f"phoneme ids must be a non-empty 1-D sequence, got shape {phoneme_ids.shape}")
+    if bert.shape != (BERT_DIM, phoneme_ids.size):
+        raise ValueError(f"BERT features must be [{BERT_DIM}, {phoneme_ids.size}], got {list(bert.shape)}")
+    if phoneme_ids.min() < 0 or phoneme_ids.max() >= cfg.phoneme_vocab_size:
+        raise ValueError(f"phoneme ids must lie in [0, {cfg.phoneme_vocab_size}) for this GPT "
+                         "(a v1 model cannot read v2 phonemes)")
+    if prompt.ndim != 1 or (prompt.size and (prompt.min() < 0 or prompt.max() >= cfg.vocab_size)):
+        raise ValueError(f"prompt tokens must be a 1-D sequence in [0, {cfg.vocab_size})")
+
+
 def infer_panel(
     model: Text2SemanticDecoder,
     phoneme_ids: np.ndarray,
@@ -60,10 +73,13 @@ def infer_panel(
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     eos = model.cfg.eos
-    text = model.embed_text(ms.Tensor(np.asarray(phoneme_ids, np.int64)), ms.Tensor(np.asarray(bert, np.float32)))
+    phoneme_ids = np.asarray(phoneme_ids, np.int64)
     prompt_tokens = np.zeros(0, np.int64) if prompt is None else np.asarray(prompt, np.int64)
+    bert = np.asarray(bert, np.float32)
+    check_inputs(model.cfg, phoneme_ids, prompt_tokens, bert)
+    text = model.embed_text(ms.Tensor(phoneme_ids), ms.Tensor(bert))
     n_prompt = prompt_tokens.size
-    audio = None if prompt is None else model.embed_audio(ms.Tensor(prompt_tokens), 0)
+    audio = model.embed_audio(ms.Tensor(prompt_tokens), 0) if n_prompt else None
 
     budget = min(_CACHE_HEADROOM, MAX_STEPS if early_stop_num == -1 else int(early_stop_num) + 1)
     cache = model.new_cache(text.shape[0] + n_prompt + budget)
