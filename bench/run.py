@@ -1,0 +1,214 @@
+"""Benchmark of the MindSpore GPT-SoVITS stack: full-size models, random weights, real text frontend.
+
+    python bench/run.py                      # everything (~3 minutes on 2 cores)
+    python bench/run.py --only gpt,roof      # a subset: roof gpt sovits bert hubert frontend e2e
+    python bench/run.py --eager              # the plain op-by-op path, for comparison
+
+One figure per line, `name: value unit`. Nothing is asserted: this is for reading and comparing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SECTIONS = ("roof", "gpt", "sovits", "bert", "hubert", "frontend", "e2e")
+TOKENIZER = REPO.parent / "shared/golden/models/bert/chinese-roberta-wwm-ext-large/tokenizer.json"
+SENTENCE = "今天的天气非常好，我们一起去公园散步吧。路边的花都开了，孩子们在草地上快乐地奔跑，远处传来悦耳的鸟叫声。"
+PROMPT_TEXT = "这是一段五秒钟左右的参考音频。"
+BERT_TEXT = "春风吹过田野，麦苗轻轻摇动，远处的山峦在薄雾中若隐若现。"  # 30 characters
+TOKEN_SECONDS = 0.04  # one semantic token is 40 ms of audio (25 Hz)
+
+
+def report(name: str, value: float, unit: str) -> None:
+    print(f"{name}: {value:.4g} {unit}", flush=True)
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def decoder_bytes() -> int:
+    from bench import random_models  # noqa: F401  (configs only)
+    from bench.configs import GPT
+
+    m = GPT["model"]
+    d, f = m["hidden_dim"], 4 * m["hidden_dim"]
+    per_layer = 4 * d * d + 2 * d * f + 3 * d + d + f + d + 4 * d  # attention, ffn, biases, norms
+    return 4 * (m["n_layer"] * per_layer + m["vocab_size"] * d)
+
+
+def bench_roof() -> float:
+    """Time to read the decoder's weights once: the floor of a memory-bound decode step."""
+    array = np.ones(decoder_bytes() // 4, np.float32)
+    seconds = best_of(lambda: array.sum(), 10)
+    report("roof.decoder_weights", array.nbytes / 1e6, "MB")
+    report("roof.stream_once", seconds * 1e3, "ms")
+    report("roof.bandwidth", array.nbytes / seconds / 1e9, "GB/s")
+    return seconds
+
+
+def bench_gpt(steps: int, roof: float | None) -> None:
+    from bench import random_models
+    from GPT_SoVITS.models.gpt import SamplingOptions
+
+    start = time.perf_counter()
+    gpt = random_models.gpt()
+    report("gpt.build", time.perf_counter() - start, "s")
+    rng = np.random.default_rng(0)
+    phones, prompt = rng.integers(0, 732, 120), rng.integers(0, 1024, 125)  # 100+20 phones, a 5 s prompt
+    bert = rng.standard_normal((1024, phones.size)).astype(np.float32)
+    for attempt in ("warm-up", "measured"):
+        stamps: list[float] = []
+        start = time.perf_counter()
+        gpt.generate(phones, prompt, bert, SamplingOptions(), early_stop_num=steps, seed=0,
+                     on_step=lambda i, raw: stamps.append(time.perf_counter()))
+    steady = np.diff(stamps)[10:]
+    step = float(np.median(steady))
+    report("gpt.prefill", (stamps[0] - start) * 1e3, f"ms ({phones.size + prompt.size} positions)")
+    report("gpt.step", step * 1e3, "ms/token")
+    report("gpt.tokens_per_second", 1.0 / step, "tokens/s")
+    report("gpt.realtime_factor", step / TOKEN_SECONDS, "x")
+    if roof is not None:
+        report("gpt.step_over_roof", step / roof, "x")
+
+
+def bench_sovits() -> None:
+    from bench import random_models
+
+    sovits = random_models.sovits()
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 1024, (1, 1, 250))  # 10 s of audio
+    phones = rng.integers(0, 732, (1, 100))
+    spec = np.abs(rng.standard_normal((1025, 250))).astype(np.float32)  # 5 s reference
+    decode = lambda: sovits.model.decode(codes, phones, [spec], seed=0).asnumpy()  # noqa: E731
+    decode()
+    seconds = best_of(decode, 2)
+    report("sovits.decode_10s", seconds, "s")
+    report("sovits.realtime_factor", seconds / 10.0, "x")
+
+
+def bench_bert() -> None:
+    import mindspore as ms
+    from bench import random_models
+
+    bert = random_models.bert(TOKENIZER if TOKENIZER.exists() else None)
+    if bert.tokenizer is not None:
+        run = lambda: bert.token_features(BERT_TEXT)  # noqa: E731
+    else:  # no tokenizer file: the same shape, 30 characters + [CLS]/[SEP]
+        ids = ms.Tensor(np.arange(100, 132, dtype=np.int64)[None])
+        run = lambda: bert.model.hidden_state(ids, ms.Tensor(np.zeros((1, 32), np.int64)), -3).asnumpy()  # noqa: E731
+    run()
+    report("bert.30_chars", best_of(run, 3), "s")
+
+
+def bench_hubert() -> None:
+    from bench import random_models
+
+    hubert = random_models.hubert()
+    wav = np.random.default_rng(0).standard_normal(16000 * 5 + 9600).astype(np.float32) * 0.1  # 5 s + pad
+    run = lambda: hubert.last_hidden_state(wav).asnumpy()  # noqa: E731
+    run()
+    report("hubert.5s_clip", best_of(run, 2), "s")
+
+
+def bench_frontend() -> None:
+    start = time.perf_counter()
+    from GPT_SoVITS.text.routing import get_phones
+
+    get_phones("你好。", "all_zh", "v2")
+    report("frontend.load", time.perf_counter() - start, "s")
+    report("frontend.sentence", best_of(lambda: get_phones(SENTENCE, "all_zh", "v2"), 3), "s")
+
+
+def write_reference_clip(path: Path, seconds: float = 5.0, rate: int = 32000) -> None:
+    import soundfile
+
+    t = np.arange(int(seconds * rate)) / rate
+    voice = 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    soundfile.write(str(path), voice.astype(np.float32), rate)
+
+
+def bench_e2e() -> None:
+    from bench import random_models
+    from GPT_SoVITS.pipeline.models import Models
+    from GPT_SoVITS.pipeline.options import ModelPaths, SynthesisOptions
+    from GPT_SoVITS.pipeline.synthesizer import Synthesizer
+    from GPT_SoVITS.text.routing import get_phones
+
+    start = time.perf_counter()
+    models = Models(gpt=random_models.gpt(), sovits=random_models.sovits(), hubert=random_models.hubert(),
+                    bert=random_models.bert(TOKENIZER if TOKENIZER.exists() else None), speaker=None,
+                    paths=ModelPaths("", "", "", ""))
+    report("e2e.build_models", time.perf_counter() - start, "s")
+    if models.bert.tokenizer is None:
+        print("e2e: skipped (needs the BERT tokenizer file at ../shared/golden/...; see bench/run.py)")
+        return
+    models.gpt.prompt_phones = len(get_phones(PROMPT_TEXT, "all_zh", "v2").phone_ids)
+    synth = Synthesizer(models)
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "ref.wav"
+        write_reference_clip(clip)
+        for cut, label in (("cut1", "whole"), ("cut5", "streamed")):
+            options = SynthesisOptions(ref_wav_path=str(clip), text=SENTENCE, prompt_text=PROMPT_TEXT,
+                                       how_to_cut=cut, seed=0, pause_second=0.0)
+            for attempt in ("first", "repeat"):  # the repeat reuses the cached reference work
+                start = time.perf_counter()
+                first, samples = None, 0
+                for chunk in synth.stream(options):
+                    first = first or time.perf_counter() - start
+                    samples += chunk.size
+                total = time.perf_counter() - start
+                audio = samples / synth.sample_rate
+                if cut == "cut1" and attempt == "first":
+                    report("e2e.audio", audio, "s")
+                report(f"e2e.{label}.{attempt}.total", total, "s")
+                report(f"e2e.{label}.{attempt}.realtime_factor", total / audio, "x")
+                report(f"e2e.{label}.{attempt}.first_audio", first, "s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + " ".join(SECTIONS))
+    parser.add_argument("--steps", type=int, default=120, help="GPT tokens to decode (after 10 warm-up)")
+    parser.add_argument("--eager", action="store_true", help="plain op-by-op MindSpore (no compiled decoding)")
+    args = parser.parse_args()
+    if args.eager:
+        os.environ["GPT_SOVITS_EAGER"] = "1"
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+
+    from GPT_SoVITS import runtime
+
+    runtime.configure("CPU")
+    print(f"cpu.cores: {os.cpu_count()} (usable {len(os.sched_getaffinity(0))})")
+    print(f"mode: {'eager (op by op)' if args.eager else 'default'}")
+    roof = bench_roof() if "roof" in chosen or "gpt" in chosen else None
+    if "gpt" in chosen:
+        bench_gpt(args.steps, roof)
+    for name, fn in (("sovits", bench_sovits), ("bert", bench_bert), ("hubert", bench_hubert),
+                     ("frontend", bench_frontend), ("e2e", bench_e2e)):
+        if name in chosen:
+            fn()
+    report("memory.peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
+
+
+if __name__ == "__main__":
+    main()
