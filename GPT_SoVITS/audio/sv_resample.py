@@ -57,6 +57,6 @@ def resample(wav: np.ndarray, orig_freq: int, new_freq: int) -> np.ndarray:
     padded = np.pad(flat, ((0, 0), (width, width + orig)))
     # Input windows start every `orig` samples; each yields `new` outputs, one per kernel phase.
     frames = sliding_window_view(padded, kernel.shape[1], axis=-1)[:, ::orig]
-    out = np.einsum("bjk,pk->bjp", frames.astype(np.float64), kernel.astype(np.float64))
+    out = frames.astype(np.float64) @ kernel.T.astype(np.float64)  # [batch, windows, new]
     out = out.reshape(flat.shape[0], -1)[:, : math.ceil(new * length / orig)]
     return out.astype(np.float32).reshape(*lead, -1)
