@@ -11,14 +11,12 @@ import io
 import os
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from support.task_server import ServerProcess, free_port
+from admin_page_helpers import API_KEY, ApiServer
+from support.task_server import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -26,52 +24,12 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 SPEECH = "今天天气真不错，我们一起去公园散步吧。欢迎使用语音合成服务，祝你有美好的一天。"
-API_KEY = "browser-test-key"
 
 
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason}; CI must run the browser tests (tests/run.sh installs chromium)")
     pytest.skip(reason)
-
-
-class ApiServer:
-    """`python3 api_ms.py` on 127.0.0.1 with its own data dir and weight paths that do not exist."""
-
-    def __init__(self, data_dir: Path, *extra: str):
-        self.data_dir, self.port = data_dir, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        nowhere = data_dir.parent / "no-weights"
-        flags = [f"--{name}" for name in ("gpt-path", "sovits-path", "cnhubert-base-path", "bert-path", "sv-path")]
-        weights = [item for flag in flags for item in (flag, str(nowhere / flag.strip("-")))]
-        self.log_path = data_dir.parent / f"api-{self.port}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TTS_")} | {"GLOG_v": "3"}
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--data-dir", str(data_dir), *weights, *extra],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-
-    def wait(self, timeout: float = 60.0) -> "ApiServer":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not answer in {timeout}s: {self.log_path.read_text(errors='replace')[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +53,7 @@ def servers(tmp_path_factory):
     root = tmp_path_factory.mktemp("servers")
     real = ApiServer(root / "real")
     keyed = ApiServer(root / "keyed", "--api-key", API_KEY)
-    fake = ServerProcess(root / "fake", segments=4, delay=0.6)
+    fake = ServerProcess(root / "fake", segments=4, delay=1.0)
     try:
         fake.start()
         yield {"real": real.wait(), "keyed": keyed.wait(), "fake": fake}

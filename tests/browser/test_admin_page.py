@@ -9,18 +9,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from admin_page_helpers import add_model_by_api
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 FILLERS = 6  # more models than one list page of 5
-
-
-def add_model_by_api(url: str, media: dict, model_id: str, name: str, headers: dict | None = None) -> None:
-    with open(media["avatar"], "rb") as avatar, open(media["clip"], "rb") as clip:
-        reply = httpx.post(f"{url}/voice-models", headers=headers or {}, timeout=30,
-                           data={"model_id": model_id, "model_name": name, "gender": "1"},
-                           files={"avatar": ("a.png", avatar, "image/png"), "refer_wav": ("c.wav", clip, "audio/wav")})
-    assert reply.json()["code"] == 0, reply.text
 
 
 def model_row(page, model_id: str):

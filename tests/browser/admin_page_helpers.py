@@ -1,0 +1,64 @@
+"""Helpers of the admin-page tests: the real server as a subprocess, and voice models made through
+the API (faster than through the page, for the models a test only needs to exist)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from support.task_server import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+API_KEY = "browser-test-key"
+
+
+class ApiServer:
+    """`python3 api_ms.py` on 127.0.0.1 with its own data dir and weight paths that do not exist."""
+
+    def __init__(self, data_dir: Path, *extra: str):
+        self.data_dir, self.port = data_dir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        nowhere = data_dir.parent / "no-weights"
+        flags = [f"--{name}" for name in ("gpt-path", "sovits-path", "cnhubert-base-path", "bert-path", "sv-path")]
+        weights = [item for flag in flags for item in (flag, str(nowhere / flag.strip("-")))]
+        self.log_path = data_dir.parent / f"api-{self.port}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TTS_")} | {"GLOG_v": "3"}
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--data-dir", str(data_dir), *weights, *extra],
+                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def wait(self, timeout: float = 60.0) -> "ApiServer":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not answer in {timeout}s: {self.log_path.read_text(errors='replace')[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def add_model_by_api(url: str, media: dict, model_id: str, name: str, headers: dict | None = None,
+                     categories: list[str] = ()) -> None:
+    with open(media["avatar"], "rb") as avatar, open(media["clip"], "rb") as clip:
+        reply = httpx.post(f"{url}/voice-models", headers=headers or {}, timeout=30,
+                           data={"model_id": model_id, "model_name": name, "gender": "1", "categories": list(categories)},
+                           files={"avatar": ("a.png", avatar, "image/png"), "refer_wav": ("c.wav", clip, "audio/wav")})
+    assert reply.json()["code"] == 0, reply.text
