@@ -67,9 +67,11 @@ def _ffmpeg_command(fmt: AudioFormat, rate: int) -> list[str]:
     if ffmpeg is None:
         raise EncodingError(f"ffmpeg is not installed: it is needed for {fmt.name} output "
                             "(apt-get install ffmpeg; wav and pcm work without it)")
-    # -bitexact: no encoder tag / LIST chunk, so the same samples always give the same bytes
-    return [ffmpeg, "-nostdin", "-v", "error", "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
-            "-vn", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+    # Input: (almost) no probing: by default ffmpeg reads seconds of audio before its first output.
+    # Output: -flush_packets writes every packet at once; -bitexact leaves out encoder tags / LIST chunk.
+    return [ffmpeg, "-nostdin", "-v", "error", "-probesize", "32", "-analyzeduration", "0",
+            "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
+            "-vn", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-flush_packets", "1",
             *fmt.ffmpeg_output, "pipe:1"]
 
 
