@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from GPT_SoVITS.pipeline import SynthesisOptions
 
@@ -53,6 +53,17 @@ class SynthesisRequest(BaseModel):
     seed: int | None = Field(_DEFAULTS["seed"], ge=0, le=2**32 - 1, description="fixed seed; empty: random")
     ref_free: bool = Field(_DEFAULTS["ref_free"], description="reference-free mode (no prompt text); "
                                                               "JSON true/false or \"true\"/\"false\"")
+
+
+class DirectSynthesisRequest(SynthesisRequest):
+    """/synthesize: the synthesis fields plus how the audio comes back (tasks store WAV and convert on
+    download, so these two are not task fields)."""
+
+    response_format: str = Field("wav", validation_alias=AliasChoices("response_format", "format"),
+                                 description="wav, mp3, opus, aac, flac or pcm (16-bit little-endian mono "
+                                             "at the model's rate, X-Sample-Rate); `format` is accepted too")
+    stream: bool = Field(False, description="true: send the audio segment by segment as it is synthesised "
+                                            "(chunked; a WAV header with open length); not saved under output/")
 
 
 def _allowed_roots(settings: Settings) -> list[Path]:
