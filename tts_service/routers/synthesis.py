@@ -1,11 +1,10 @@
-"""POST /synthesize: one synthesis, answered as a WAV file (and kept under output/direct/)."""
+"""POST /synthesize: one synthesis, answered whole (and kept under output/direct/) or, with
+"stream": true, sent segment by segment as it is synthesised; WAV by default, or another format."""
 from __future__ import annotations
 
-import io
 import time
 import uuid
 
-import soundfile as sf
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -13,36 +12,52 @@ from fastapi.responses import Response
 from GPT_SoVITS.pipeline import SynthesisError
 
 from .. import deps
+from ..audio_formats import FORMATS, AudioFormat, EncodingError, check_format, encode, format_list
 from ..engine import Engine, as_api_error
-from ..schemas import SynthesisRequest, resolve_options
+from ..envelope import BAD_PARAM, FAILED, ApiError
+from ..schemas import DirectSynthesisRequest, resolve_options
 from ..settings import Settings
 from ..storage.voice_models import VoiceModelStore
+from ..streaming import streamed_audio
 
 router = APIRouter(tags=["其他"])
 
 
-def _wav_bytes(rate: int, samples) -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
+def requested_format(name: str | None) -> AudioFormat:
+    fmt = check_format(name)
+    if fmt is None:
+        raise ApiError(BAD_PARAM, f"音频格式不支持：{name}（可选 {format_list()}）")
+    return fmt
 
 
-@router.post("/synthesize", summary="直接合成（返回 WAV）", response_class=Response,
-             responses={200: {"content": {"audio/wav": {}}, "description": "16-bit mono WAV; header "
-                              "X-Output-Url gives the saved copy under /output/direct/"},
+async def encoded(samples, rate: int, fmt: AudioFormat) -> bytes:
+    try:
+        return await run_in_threadpool(encode, samples, rate, fmt)
+    except EncodingError as exc:
+        raise ApiError(FAILED, str(exc), 500) from exc
+
+
+@router.post("/synthesize", summary="直接合成（WAV 或其他格式，可流式）", response_class=Response,
+             responses={200: {"content": {f.media_type: {} for f in FORMATS.values()},
+                              "description": "16-bit mono audio (WAV by default); whole, with header "
+                              "X-Output-Url giving the saved copy under /output/direct/, or streamed"},
                         503: {"description": "weights missing (code 1, the message names the files)"}})
-async def synthesize(req: SynthesisRequest, settings: Settings = Depends(deps.settings),
+async def synthesize(req: DirectSynthesisRequest, settings: Settings = Depends(deps.settings),
                      engine: Engine = Depends(deps.engine),
                      models: VoiceModelStore = Depends(deps.voice_models)) -> Response:
+    fmt = requested_format(req.response_format)
     options = await run_in_threadpool(resolve_options, req, settings, models)
     try:
+        if req.stream:
+            return await streamed_audio(engine, options, fmt, f"synthesize {uuid.uuid4().hex[:12]} ({fmt.name})")
         rate, samples = await run_in_threadpool(engine.synthesize, options)
     except SynthesisError as exc:
         raise as_api_error(exc) from exc
-    data = _wav_bytes(rate, samples)
+    data = await encoded(samples, rate, fmt)
     # A unique name: the seed's per-second names let two calls overwrite each other.
-    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.wav"
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.{fmt.extension}"
     folder = settings.output_dir / "direct"
     folder.mkdir(parents=True, exist_ok=True)
     await run_in_threadpool((folder / name).write_bytes, data)
-    return Response(data, media_type="audio/wav", headers={"X-Output-Url": f"/output/direct/{name}"})
+    return Response(data, media_type=fmt.media_type,
+                    headers={"X-Output-Url": f"/output/direct/{name}", "X-Sample-Rate": str(rate)})
