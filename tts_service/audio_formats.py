@@ -107,12 +107,21 @@ async def encode_stream(chunks: AsyncIterator[np.ndarray], rate: int, fmt: Audio
         stderr = await process.stderr.read()
         if await process.wait() != 0:
             raise EncodingError(f"ffmpeg failed to encode {fmt.name}: {stderr.decode(errors='replace')[-500:]}")
-    finally:
-        # Also reached when the client goes away: stop feeding and stop ffmpeg (no awaiting here, since
-        # a cancelled task may not await any more; the event loop reaps the process).
-        feeder.cancel()
-        if process.returncode is None:
-            process.kill()
+    except Exception:
+        _stop(process, feeder)
+        await process.wait()
+        raise
+    except BaseException:
+        # The client went away (cancellation, generator closed): stop without awaiting, since a
+        # cancelled task may not await any more; the event loop reaps the process.
+        _stop(process, feeder)
+        raise
+
+
+def _stop(process: asyncio.subprocess.Process, feeder: asyncio.Task) -> None:
+    feeder.cancel()
+    if process.returncode is None:
+        process.kill()
 
 
 async def _feed(process: asyncio.subprocess.Process, chunks: AsyncIterator[np.ndarray]) -> None:
@@ -121,6 +130,7 @@ async def _feed(process: asyncio.subprocess.Process, chunks: AsyncIterator[np.nd
             process.stdin.write(pcm_bytes(samples))
             await process.stdin.drain()
     except BaseException:
-        process.kill()  # ends stdout at once: the reader sees EOF, then this error
+        if process.returncode is None:
+            process.kill()  # ends stdout at once: the reader sees EOF, then this error
         raise
     process.stdin.close()
