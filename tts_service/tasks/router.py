@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import re
 
+import soundfile as sf
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
-from ..envelope import FAILED, RESOURCE, ApiError, ok, paged
+from ..audio_formats import EncodingError, check_format, encode, format_list
+from ..envelope import BAD_PARAM, FAILED, RESOURCE, ApiError, ok, paged
 from ..storage.ids import check_id, check_user_id
 from .queue import TaskQueue
 from .record import DONE, new_task_id
@@ -93,11 +95,24 @@ def delete_task(task_id: str, request: Request, user_id: str | None = Query(None
     return ok(task_queue(request).delete(_user(user_id), task_id))
 
 
-@router.get("/{task_id}/audio", summary="下载任务结果（WAV）", response_class=FileResponse)
-def task_audio(task_id: str, request: Request, user_id: str | None = Query(None, description="owner")):
+@router.get("/{task_id}/audio", summary="下载任务结果（WAV，或 format=mp3/opus/aac/flac/pcm）",
+            response_class=FileResponse)
+def task_audio(task_id: str, request: Request, user_id: str | None = Query(None, description="owner"),
+               format: str = Query("wav", description=f"{format_list()}; other than wav: converted on download")):
+    fmt = check_format(format)
+    if fmt is None:
+        raise ApiError(BAD_PARAM, f"音频格式不支持：{format}（可选 {format_list()}）")
     task = _own_task(request, task_id, user_id)
     path = task_queue(request).audio_path(task_id)
     if task["status"] != DONE or not path.is_file():
         raise ApiError(RESOURCE, "任务尚未完成，暂无音频", 409)
-    return FileResponse(path, media_type="audio/wav", filename=f"{task_id}.wav")
-
+    filename = f"{task_id}.{fmt.extension}"
+    if fmt.name == "wav":  # what the task stored
+        return FileResponse(path, media_type=fmt.media_type, filename=filename)
+    samples, rate = sf.read(path, dtype="int16")
+    try:
+        data = encode(samples, rate, fmt)
+    except EncodingError as exc:
+        raise ApiError(FAILED, str(exc), 500) from exc
+    return Response(data, media_type=fmt.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "X-Sample-Rate": str(rate)})
