@@ -47,5 +47,10 @@ def configure(device_target: str | None = None, device_id: int = 0) -> Runtime:
     return _configured
 
 
+def compiled_decoding() -> bool:
+    """Decode with compiled graphs (the default); `GPT_SOVITS_EAGER=1` runs the plain op-by-op path."""
+    return os.environ.get("GPT_SOVITS_EAGER", "").lower() not in ("1", "true", "yes")
+
+
 def current() -> Runtime | None:
     return _configured

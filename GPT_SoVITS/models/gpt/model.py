@@ -14,6 +14,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from .cache import KVCache
+from .compiled import CompiledDecoding
 from .config import BERT_DIM, GPTConfig
 from .layers import Embedding, Linear
 from .transformer import TransformerEncoder
@@ -69,6 +70,7 @@ class Text2SemanticDecoder(nn.Cell):
         self.ar_audio_position = SinePositionalEmbedding(dim)
         self.h = TransformerEncoder(cfg)
         self.ar_predict_layer = Linear(cfg.hidden_dim, cfg.vocab_size, bias=False)
+        self._compiled: CompiledDecoding | None = None  # built on the first compiled step
 
     def embed_text(self, phoneme_ids: ms.Tensor, bert: ms.Tensor) -> ms.Tensor:
         """phoneme ids [T] int, BERT features [1024, T] -> [T, dim]."""
@@ -91,7 +93,16 @@ class Text2SemanticDecoder(nn.Cell):
         return self.ar_predict_layer(hidden[-1:])
 
     def step(self, audio: ms.Tensor, cache: KVCache) -> ms.Tensor:
-        """One new audio position [1, dim] against the cache -> logits [1, vocab]."""
+        """One new audio position [1, dim] against the cache -> logits [1, vocab].
+
+        Runs as one compiled graph (`compiled.py`) unless the runtime asks for op-by-op execution.
+        """
+        from GPT_SoVITS.runtime import compiled_decoding
+
+        if compiled_decoding():
+            if self._compiled is None:
+                self._compiled = CompiledDecoding(self)
+            return self._compiled.step(audio, cache)
         return self.ar_predict_layer(self.h.step(audio, cache))
 
 

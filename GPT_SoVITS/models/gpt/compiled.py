@@ -1,0 +1,87 @@
+"""The single-token decoding step as one compiled graph (`mindspore.jit`), compiled once per capacity.
+
+Op by op, a 24-layer step launches ~400 kernels from Python; compiled, the same kernels run from one
+graph, ~3x faster on a CPU and the form an Ascend NPU needs. The graph owns the key/value buffers as
+Parameters `[heads, capacity, head_dim]` and writes each new position in place (`ScatterNdUpdate`);
+the position and the additive mask are inputs, so no length ever triggers a recompile. Capacities are
+rounded up to `CAPACITY_BUCKET`, so utterances of similar length share one graph. The weights are the
+model's own cells (shared, not copied).
+"""
+from __future__ import annotations
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+from .cache import KVCache
+
+CAPACITY_BUCKET = 256  # positions; one graph per multiple that decoding reaches
+
+
+def bucketed(capacity: int) -> int:
+    return -(-capacity // CAPACITY_BUCKET) * CAPACITY_BUCKET
+
+
+class StepGraph(nn.Cell):
+    """`step(x [1, dim], where [H, 1, 2] int32, bias [capacity]) -> logits [1, vocab]` with in-place cache."""
+
+    def __init__(self, model: nn.Cell, capacity: int):
+        super().__init__(auto_prefix=False)  # the shared layers keep the model's parameter names
+        cfg = model.cfg
+        self.layers = model.h.layers
+        self.predict = model.ar_predict_layer
+        shape = (cfg.num_heads, capacity, cfg.head_dim)
+        zeros = lambda: ms.Tensor(np.zeros(shape, np.float32))  # noqa: E731
+        self.keys = ms.ParameterTuple(
+            [ms.Parameter(zeros(), name=f"step_cache.k{i}", requires_grad=False) for i in range(cfg.num_layers)])
+        self.values = ms.ParameterTuple(
+            [ms.Parameter(zeros(), name=f"step_cache.v{i}", requires_grad=False) for i in range(cfg.num_layers)])
+        self.capacity = capacity
+        self._write = ops.ScatterNdUpdate()
+
+    @ms.jit
+    def construct(self, x: ms.Tensor, where: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+        for i in range(len(self.layers)):
+            layer = self.layers[i]
+            q, k, v = layer.self_attn.qkv(x)
+            keys = self._write(self.keys[i], where, k)
+            values = self._write(self.values[i], where, v)
+            x = layer._finish(x, layer.self_attn.attend(q, keys, values, bias))
+        return self.predict(x)
+
+    def load(self, keys: list[ms.Tensor], values: list[ms.Tensor], length: int) -> None:
+        """Copy the first `length` positions of other buffers (the prefill's, or a smaller graph's)."""
+        for params, sources in ((self.keys, keys), (self.values, values)):
+            for param, source in zip(params, sources):
+                buffer = np.zeros(param.shape, np.float32)
+                buffer[:, :length] = source.asnumpy()[:, :length]
+                param.set_data(ms.Tensor(buffer))
+
+
+class CompiledDecoding:
+    """Per-model store of step graphs by capacity, and the bookkeeping of which cache each one holds."""
+
+    def __init__(self, model: nn.Cell):
+        self._model = model
+        self._graphs: dict[int, StepGraph] = {}
+        self._heads = model.cfg.num_heads
+
+    def step(self, x: ms.Tensor, cache: KVCache) -> ms.Tensor:
+        position = cache.length
+        capacity = bucketed(position + 1)
+        graph = getattr(cache, "graph", None)
+        if graph is None or graph.capacity < position + 1:
+            source = (cache.keys, cache.values) if graph is None else (list(graph.keys), list(graph.values))
+            graph = self._graph(capacity if graph is not None else max(capacity, bucketed(cache.capacity)))
+            graph.load(*source, position)
+            cache.graph = graph
+        cache.length += 1
+        bias = np.full(graph.capacity, -np.inf, np.float32)
+        bias[: cache.length] = 0.0
+        where = np.stack([np.arange(self._heads), np.full(self._heads, position)], -1)[:, None].astype(np.int32)
+        return graph(x, ms.Tensor(where), ms.Tensor(bias))
+
+    def _graph(self, capacity: int) -> StepGraph:
+        if capacity not in self._graphs:
+            self._graphs[capacity] = StepGraph(self._model, capacity)
+        return self._graphs[capacity]
