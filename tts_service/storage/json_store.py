@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
+
+from .atomic import atomic_write
 
 T = TypeVar("T")
 
@@ -50,19 +50,8 @@ class JsonStore:
 
     def write(self, items: list[dict]) -> None:
         """Replace the array atomically; call inside `locked()`."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(items, handle, ensure_ascii=False, indent=2)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.path.parent)
+        payload = json.dumps(items, ensure_ascii=False, indent=2).encode("utf-8")
+        atomic_write(self.path, lambda handle: handle.write(payload))
 
     def update(self, change: Callable[[list[dict]], T]) -> T:
         """Run `change` on the array under the lock; write it back unless `change` raised."""
@@ -72,12 +61,3 @@ class JsonStore:
             self.write(items)
             return result
 
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX: the directory entry lives in the folder)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
