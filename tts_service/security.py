@@ -18,7 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .envelope import BAD_PARAM, error_response
 
 COOKIE = "tts_api_key"
-OPEN_PATHS = ("/healthz",)
+# /healthz for monitors; /index is the admin page's static shell (no data in it), open so that it can
+# ask the user for the key itself. Everything it then loads needs the key.
+OPEN_PATHS = ("/healthz", "/index")
 
 
 def presented_key(scope: Scope) -> str | None:

@@ -7,10 +7,12 @@ from service_helpers import assert_envelope
 from tts_service.settings import from_args, parse_duration
 
 
-def test_api_key_guards_everything_but_healthz(make_client):
+def test_api_key_guards_everything_but_healthz_and_the_page_shell(make_client):
     client = make_client(api_key="s3cret")
     assert client.get("/healthz").status_code == 200
-    for path in ("/voice-models", "/voice-categories", "/index", "/docs", "/audio/x.png", "/output/x.wav"):
+    shell = client.get("/index")
+    assert shell.status_code == 200 and "set-cookie" not in shell.headers  # the page asks for the key
+    for path in ("/voice-models", "/voice-categories", "/docs", "/audio/x.png", "/output/x.wav"):
         assert_envelope(client.get(path), 3, 401)
     assert_envelope(client.get("/voice-models", headers={"X-API-Key": "wrong"}), 3, 401)
     assert client.get("/voice-models", headers={"Authorization": "Bearer s3cret"}).json()["code"] == 0
