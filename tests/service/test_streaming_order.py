@@ -16,7 +16,7 @@ import soundfile as sf
 import uvicorn
 from service_helpers import create_model
 
-from support.stream_engine import SAMPLE_RATE, SEGMENT_SECONDS, StreamEngine
+from support.stream_engine import SAMPLE_RATE, SEGMENT_SECONDS, StreamEngine, segment_audio
 from support.task_server import free_port
 from tts_service.app import create_app
 from tts_service.audio_formats import FORMATS
@@ -127,3 +127,33 @@ def test_failure_after_first_segment_aborts_the_body(live, gate):
             assert r.status_code == 200
             r.read()
     assert client.get("/v1/models").status_code == 200  # and the server goes on serving
+
+
+def test_two_voices_at_once_each_get_their_own(live, gate, clips, png):
+    client, engine = live
+    files = {"avatar": ("a.png", png, "image/png"), "refer_wav": ("clip.wav", clips["5s"].read_bytes(), "audio/wav")}
+    form = {"model_id": "laowang", "model_name": "老王", "gender": "1", "prompt_text": "你好"}
+    assert client.post("/voice-models", data=form, files=files).json()["code"] == 0
+    started = threading.Barrier(3)
+    audio: dict[str, np.ndarray] = {}
+
+    def speak(voice: str) -> None:
+        with client.stream("POST", "/v1/audio/speech", json={
+                "model": "gpt-sovits", "input": TEXT, "voice": voice, "response_format": "pcm"}) as response:
+            chunks = response.iter_raw()
+            first = next(chunks)
+            started.wait()  # both requests are streaming, neither has its last segment
+            audio[voice] = np.frombuffer(first + b"".join(chunks), "<i2")
+
+    threads = [threading.Thread(target=speak, args=(voice,)) for voice in ("xiaoyun", "laowang")]
+    for thread in threads:
+        thread.start()
+    started.wait(timeout=30)
+    assert 2 not in engine.produced  # both in flight at once
+    gate.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    clip = {options.ref_wav_path.split("/")[-2]: options.ref_wav_path for options in engine.calls}
+    assert set(clip) == {"xiaoyun", "laowang"} and len(set(clip.values())) == 2
+    for voice in ("xiaoyun", "laowang"):
+        np.testing.assert_array_equal(audio[voice], np.concatenate([segment_audio(clip[voice], i) for i in range(3)]))
