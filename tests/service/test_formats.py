@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import io
 import subprocess
@@ -21,6 +22,12 @@ from tts_service.audio_formats import FORMATS, check_format, encode, encode_stre
 
 RATE = 32000
 LOSSLESS = ("wav", "flac", "pcm")
+
+
+def run_coroutine(coroutine):
+    """asyncio.run in a fresh thread: other tests (Playwright's sync API) may leave a loop running here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def tone(seconds: float = 0.5, hz: float = 330.0) -> np.ndarray:
@@ -71,7 +78,7 @@ def test_stream_round_trip_equals_the_whole(fmt):
     async def collect() -> bytes:
         return b"".join([data async for data in encode_stream(chunks(), RATE, FORMATS[fmt])])
 
-    check_decoded(asyncio.run(collect()), fmt, np.concatenate(pieces))
+    check_decoded(run_coroutine(collect()), fmt, np.concatenate(pieces))
 
 
 def test_stream_error_raises_and_stops_the_encoder():
@@ -83,7 +90,7 @@ def test_stream_error_raises_and_stops_the_encoder():
         return [data async for data in encode_stream(chunks(), RATE, FORMATS["mp3"])]
 
     with pytest.raises(RuntimeError, match="segment 2 failed"):
-        asyncio.run(collect())
+        run_coroutine(collect())
 
 
 def test_format_names():
