@@ -141,9 +141,6 @@ def test_overlapping_requests_both_complete(client, voices):
         check_speech(together[voice])
 
 
-@pytest.mark.xfail(reason="pipeline: a synthesis that overlaps another is not reproducible from its seed "
-                          "(different GPT tokens from a solo run, even greedy); reported to the pipeline owner",
-                   strict=False)
 def test_overlapping_requests_match_solo_runs(client, voices):
     alone, together = _solo_and_overlapped(client, voices)
     for voice in voices:

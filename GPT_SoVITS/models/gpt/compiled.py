@@ -50,12 +50,16 @@ class StepGraph(nn.Cell):
         return self.predict(x)
 
     def load(self, keys: list[ms.Tensor], values: list[ms.Tensor], length: int) -> None:
-        """Copy the first `length` positions of other buffers (the prefill's, or a smaller graph's)."""
+        """Copy the first `length` positions of other buffers (the prefill's, or a smaller graph's).
+
+        Written with an Assign op, not `Parameter.set_data`: once the graph has run, set_data no longer
+        reaches the buffers the compiled graph reads, and the next utterance decoded against the
+        previous one's keys and values (tests/models/test_gpt_reuse.py)."""
         for params, sources in ((self.keys, keys), (self.values, values)):
             for param, source in zip(params, sources):
                 buffer = np.zeros(param.shape, np.float32)
                 buffer[:, :length] = source.asnumpy()[:, :length]
-                param.set_data(ms.Tensor(buffer))
+                ops.assign(param, ms.Tensor(buffer))
 
 
 class CompiledDecoding:
