@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from support.task_server import free_port
+from support.processes import free_port, stop, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 API_KEY = "browser-test-key"
@@ -34,26 +33,11 @@ class ApiServer:
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def wait(self, timeout: float = 60.0) -> "ApiServer":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not answer in {timeout}s: {self.log_path.read_text(errors='replace')[-3000:]}")
+        wait_healthy(self.proc, self.url, self.log_path, timeout)
+        return self
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
+        stop(self.proc)
 
 def add_model_by_api(url: str, media: dict, model_id: str, name: str, headers: dict | None = None,
                      categories: list[str] = ()) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from golden_data import model_file, model_meta, model_subdirs, models_dir
+from golden_data import model_meta, model_subdirs, models_dir
 from support.real_server import RealServer, golden_weight_args
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]

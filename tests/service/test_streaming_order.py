@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import uvicorn
-from service_helpers import create_model
 
 from support.stream_engine import SAMPLE_RATE, SEGMENT_SECONDS, StreamEngine, segment_audio
-from support.task_server import free_port
+from support.processes import free_port
 from tts_service.app import create_app
 from tts_service.audio_formats import FORMATS
 from tts_service.settings import Settings

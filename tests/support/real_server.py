@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from golden_data import model_file
-from support.task_server import free_port
+from support.processes import free_port, log_tail, stop, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,18 +48,12 @@ class RealServer:
                 [sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", str(self.port),
                  "--data-dir", str(self.data_dir), "--device-target", "CPU", *self.args],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GLOG_v": "3"})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"api_ms.py exited: {self.log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"api_ms.py did not answer within {timeout}s: {self.log()}")
+        try:
+            wait_healthy(self.proc, self.url, self.log_path, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def wait_models(self, timeout: float = 180.0) -> dict:
         """Block until /healthz reports the models loaded (or their loading failed)."""
@@ -73,13 +67,7 @@ class RealServer:
         raise RuntimeError(f"models not loaded within {timeout}s: {self.log()}")
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        return log_tail(self.log_path, 4000)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, timeout=15)

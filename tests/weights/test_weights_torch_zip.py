@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from golden_data import model_file, model_meta, model_subdirs
-from GPT_SoVITS.weights import HParams, WeightLoadError, read_torch_checkpoint
+from GPT_SoVITS.weights import HParams, read_torch_checkpoint
 from weights.torch_writer import write_torch_zip
 
 SV_META = "sv_tiny"
