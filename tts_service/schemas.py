@@ -44,12 +44,12 @@ class SynthesisRequest(BaseModel):
     prompt_language: str | None = Field(None, description="language of prompt_text; empty: the model's, "
                                                           f"else {_DEFAULTS['prompt_language']}")
     how_to_cut: str = Field(_DEFAULTS["how_to_cut"], description="cut0..cut5 or the Chinese label")
-    top_k: int = Field(_DEFAULTS["top_k"], ge=1, le=100)
-    top_p: float = Field(_DEFAULTS["top_p"], gt=0, le=1)
-    temperature: float = Field(_DEFAULTS["temperature"], gt=0, le=2)
-    repetition_penalty: float = Field(_DEFAULTS["repetition_penalty"], ge=0, le=2)
-    speed: float = Field(_DEFAULTS["speed"], ge=0.5, le=2)
-    noise_scale: float = Field(_DEFAULTS["noise_scale"], ge=0, le=1)
+    top_k: int = Field(_DEFAULTS["top_k"], ge=1, le=100, description="GPT 采样：只在概率最高的 k 个 token 中采样（1 = 贪心，可复现）")
+    top_p: float = Field(_DEFAULTS["top_p"], gt=0, le=1, description="GPT 采样：累计概率阈值 (nucleus)")
+    temperature: float = Field(_DEFAULTS["temperature"], gt=0, le=2, description="GPT 采样温度，越低越稳定")
+    repetition_penalty: float = Field(_DEFAULTS["repetition_penalty"], ge=0, le=2, description="重复惩罚（参考实现默认 1.35，作用于包括参考音频在内的所有 token）")
+    speed: float = Field(_DEFAULTS["speed"], ge=0.5, le=2, description="语速倍数（SoVITS 编码器输出插值）")
+    noise_scale: float = Field(_DEFAULTS["noise_scale"], ge=0, le=1, description="SoVITS 先验噪声比例（0 = 确定性输出）")
     seed: int | None = Field(_DEFAULTS["seed"], ge=0, le=2**32 - 1, description="fixed seed; empty: random")
     ref_free: bool = Field(_DEFAULTS["ref_free"], description="reference-free mode (no prompt text); "
                                                               "JSON true/false or \"true\"/\"false\"")

@@ -29,7 +29,8 @@ class TaskSubmitRequest(SynthesisRequest):
 class TaskQueryRequest(BaseModel):
     """POST /voice-tasks/query: ids mode when task_ids is not empty, else page mode."""
 
-    user_id: str | None = None
-    task_ids: list[str] = Field(default_factory=list)
-    page: int = 1
-    page_size: int = 10
+    user_id: str | None = Field(None, description="任务所属用户（必填）", examples=["tester"])
+    task_ids: list[str] = Field(default_factory=list, description="按任务ID查询；为空时分页查询",
+                                examples=[["T1", "T2"]])
+    page: int = Field(1, description="页码，从 1 开始（分页模式）")
+    page_size: int = Field(10, description="每页条数 1..100（分页模式）")
