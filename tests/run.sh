@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README.md, .ci/run): installs what the tests need, then runs the whole suite.
 # System packages: ffmpeg (clip decoding), espeak-ng + sox (real speech clips), chromium + a CJK font
-# (browser tests and their screenshots).
+# (browser tests and their screenshots), redis-server (the Redis task queue's tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v sox >/dev/null || need_apt+=(sox)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -d /usr/share/fonts/truetype/wqy ] || need_apt+=(fonts-wqy-microhei)  # Chinese text in screenshots
+command -v redis-server >/dev/null || need_apt+=(redis-server)  # the Redis-backed task queue's tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -147,7 +147,7 @@ _OPTIONS: list[tuple[str, str | None, str]] = [
     ("--task-workers", "TASK_WORKERS", "task-queue worker threads"),
     ("--task-retention", "TASK_RETENTION_SECONDS", "keep finished tasks this long: 604800, 30m, 12h, 7d; <=0 keeps forever"),
     ("--task-max-attempts", "TASK_MAX_ATTEMPTS", "runs of one task before it is marked error (restarts included)"),
-    ("--redis-url", "REDIS_URL", "optional Redis mirror of the task index, e.g. redis://127.0.0.1:6379/0"),
+    ("--redis-url", "REDIS_URL", "share the task queue through Redis (several processes, one data dir), e.g. redis://127.0.0.1:6379/0"),
 ]
 
 

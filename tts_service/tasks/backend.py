@@ -1,9 +1,9 @@
 """The seam between the worker pool and where tasks live.
 
 `FileTaskStore` (store.py) is the default and needs no server: one JSON file per task, one process.
-A shared backend (Redis, several processes each with its own device serving one queue) implements
-the same methods; `claim` must then be atomic across processes (e.g. a Redis list moved with BLMOVE,
-or `rq`'s queues), and `recover` must only re-queue tasks whose owning process is gone.
+`RedisTaskBackend` (redis_backend.py) is shared by several processes, each with its own device, serving
+one queue: its `claim` is atomic across processes, and its `recover` re-queues only tasks whose owning
+process is gone (their lease expired).
 """
 from __future__ import annotations
 
@@ -65,13 +65,12 @@ class TaskBackend(ABC):
 
 
 def make_backend(settings) -> TaskBackend:
-    """The file store; a Redis URL is reported, not silently half-used."""
+    """The file store by default; with `redis_url`, the shared Redis queue (an unreachable Redis is an
+    error at start-up, raised within seconds, rather than a silent fall-back to one process)."""
+    if settings.redis_url:
+        from .redis_backend import RedisTaskBackend
+
+        return RedisTaskBackend.from_url(settings.redis_url)
     from .store import FileTaskStore
 
-    if settings.redis_url:
-        import logging
-
-        logging.getLogger("tts_service.tasks").warning(
-            "redis_url is set, but the Redis-backed queue is not built yet: tasks stay in %s (one process)",
-            settings.task_dir)
     return FileTaskStore(settings.task_dir, settings.done_dir, settings.error_dir)
