@@ -112,8 +112,8 @@ class RedisTaskBackend(TaskBackend):
             entry = json.loads(raw) if raw else None
             if unleased_only and lease is not None:
                 return None
-            if entry is not None and token is not None and entry["status"] == RUN and lease != token:
-                return None
+            if entry is not None and token is not None and lease != token:
+                return None  # fenced, whatever the state: the task may be waiting for, or run by, another
             result, writes = change(entry)
             if writes is not None:
                 pipe.multi()
