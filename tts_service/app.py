@@ -1,9 +1,11 @@
 """create_app(settings): the FastAPI application with its routers, guards, logs and stores.
 
 Layers, outermost first: access log -> CORS -> API key -> body limit -> FastAPI (exception
-handlers in the envelope, routers, static /audio and /output).
+handlers in the envelope, routers, static /audio, /output and the admin page's /static).
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,6 +21,8 @@ from .storage.categories import CategoryStore
 from .storage.json_store import JsonStore
 from .storage.voice_models import VoiceModelStore
 
+# The admin page's stylesheet and scripts (index.html is the page; they hold no data).
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TITLE = "GPT-SoVITS 推理服务"
 DESCRIPTION = ("基于 MindSpore 的 GPT-SoVITS 文本转语音服务。所有 JSON 响应为 `{code, message, data}`："
                "code 0 成功，1 失败，2 资源不存在或已存在，3 参数错误。")
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(module.router)
     app.mount("/audio", StaticFiles(directory=settings.audio_dir), name="audio")
     app.mount("/output", PublicOutputFiles(directory=settings.output_dir), name="output")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)

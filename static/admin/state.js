@@ -1,0 +1,8 @@
+// The page's shared state: one object, read and written by every area.
+
+export const state = {
+  categories: [], models: { page: 1, total: 0 }, tasks: { page: 1, total: 0, ids: [] },
+  taskRows: new Map(),  // task_id -> <tr>, updated in place
+  picked: null,         // the voice model chosen for synthesis
+  keyInUrls: false,     // cookies refused: media URLs carry ?api_key= instead
+};
