@@ -19,8 +19,14 @@ from .envelope import BAD_PARAM, error_response
 
 COOKIE = "tts_api_key"
 # /healthz for monitors; /index is the admin page's static shell (no data in it), open so that it can
-# ask the user for the key itself. Everything it then loads needs the key.
+# ask the user for the key itself, and so are its stylesheet and scripts under /static/. Everything
+# else it loads (records, avatars, clips, audio) needs the key.
 OPEN_PATHS = ("/healthz", "/index")
+OPEN_PREFIX = "/static/"
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
 
 def presented_key(scope: Scope) -> str | None:
@@ -41,7 +47,7 @@ class ApiKeyMiddleware:
         self.app, self.api_key = app, api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
+        if scope["type"] != "http" or is_open(scope["path"]) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
         key = presented_key(scope)

@@ -1,6 +1,8 @@
 """API key, CORS, access log and settings."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from service_helpers import assert_envelope
 
@@ -22,6 +24,25 @@ def test_api_key_guards_everything_but_healthz_and_the_page_shell(make_client):
     assert "httponly" in page.headers["set-cookie"].lower()
     assert client.get("/voice-categories").json()["code"] == 0  # the cookie now carries the key
 
+
+
+def test_api_key_leaves_the_page_assets_open_but_nothing_else(make_client):
+    """/static/ holds only the admin page's stylesheet and scripts: they load before the page has the
+    key. A path that climbs out of /static/ gets nothing, and data routes still need the key."""
+    client = make_client(api_key="s3cret")
+    assets = sorted((Path(__file__).resolve().parents[2] / "static" / "admin").iterdir())
+    assert {p.suffix for p in assets} == {".css", ".js"}
+    for asset in assets:
+        response = client.get(f"/static/admin/{asset.name}")
+        assert response.status_code == 200 and response.content == asset.read_bytes()
+        kind = "javascript" if asset.suffix == ".js" else "css"
+        assert kind in response.headers["content-type"]  # ES modules load only with a script MIME type
+    assert_envelope(client.get("/static/admin/nothing.js"), 2, 404)
+    for path in ("/static/%2e%2e/voice_categories.json", "/static/admin/%2e%2e/%2e%2e/tts_service/settings.py"):
+        assert client.get(path).status_code == 404
+    for path in ("/voice-models", "/voice-categories", "/audio/x.png", "/staticx/admin/main.js"):
+        assert_envelope(client.get(path), 3, 401)
+    assert client.post("/static/admin/main.js").status_code == 405  # read-only
 
 def test_cors(make_client):
     client = make_client(cors_origins=("https://example.org",))
