@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 import redis
@@ -225,3 +226,16 @@ def test_unreachable_redis_is_a_clear_error_at_start_up(tmp_path):
     with pytest.raises(RedisUnavailable) as error:
         make_backend(settings)
     assert "cannot reach Redis" in str(error.value) and "secret" not in str(error.value)
+
+
+def test_the_heartbeat_keeps_a_long_task_from_being_taken(redis_url):
+    owner = RedisTaskBackend.from_url(redis_url, lease_seconds=1.0)  # renewed every third of a second
+    owner.create(new_entry("long", "u1", {"text": "x"}))
+    token = owner.claim("long") and redis.Redis.from_url(redis_url).get(lease_key("long"))
+    other = RedisTaskBackend.from_url(redis_url)
+    for _ in range(3):  # well past the first lease's end
+        time.sleep(1.0)
+        assert other.recover(MAX_ATTEMPTS).queued == [] and other.get("long")["status"] == "run"
+    assert redis.Redis.from_url(redis_url).get(lease_key("long")) == token
+    assert owner.finish("long", "done")["status"] == "done"
+    wait_until(lambda: owner._heartbeat is None)  # the thread ends once nothing is held
