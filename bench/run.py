@@ -161,6 +161,10 @@ def bench_e2e() -> None:
         return
     models.gpt.prompt_phones = len(get_phones(PROMPT_TEXT, "all_zh", "v2").phone_ids)
     synth = Synthesizer(models)
+    start = time.perf_counter()
+    for stage, seconds in synth.warm_up().items():
+        report(f"e2e.warm_up.{stage}", seconds, "s")
+    report("e2e.warm_up", time.perf_counter() - start, "s")
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "ref.wav"
         write_reference_clip(clip)

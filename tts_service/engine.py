@@ -114,6 +114,7 @@ class Engine:
                 new = synthesizer_cls.load(ModelPaths(
                     gpt=paths["gpt_path"], sovits=paths["sovits_path"], hubert=paths["cnhubert_base_path"],
                     bert=paths["bert_path"], speaker_verifier=sv if Path(sv).exists() else None))
+                _warm_up(new)
             except Exception as exc:
                 if self._synth is None:
                     self._state, self._error = "failed", str(exc)
@@ -162,6 +163,14 @@ class Engine:
         if sovits_path:
             (data_dir / SOVITS_WEIGHT_FILE).write_text(paths["sovits_path"], encoding="utf-8")
         return self.status()
+
+
+def _warm_up(synth) -> None:
+    """Before the new synthesizer is swapped in, so that no request ever meets a cold one."""
+    warm = getattr(synth, "warm_up", None)  # test doubles may have none
+    timings = warm() if callable(warm) else None
+    if isinstance(timings, dict):
+        log.info("warm-up: %s", ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
 
 
 def _synthesizer_class():

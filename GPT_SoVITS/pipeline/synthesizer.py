@@ -54,6 +54,12 @@ class Synthesizer:
     def versions(self) -> dict[str, str]:
         return self.models.versions()
 
+    def warm_up(self) -> dict[str, float]:
+        """Pay the first request's start-up costs now (see `warmup.py`); seconds per stage."""
+        from .warmup import warm_up
+
+        return self._locked(warm_up, self.models)
+
     # -- cached reference work ---------------------------------------------------------------------
     def reference(self, path: str, with_prompt_codes: bool) -> ReferenceAudio:
         key = (clip_identity(path), with_prompt_codes)

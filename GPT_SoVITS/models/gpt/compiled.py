@@ -85,6 +85,17 @@ class CompiledDecoding:
         where = np.stack([np.arange(self._heads), np.full(self._heads, position)], -1)[:, None].astype(np.int32)
         return graph(x, ms.Tensor(where), ms.Tensor(bias))
 
+    def warm_up(self, capacities: tuple[int, ...]) -> None:
+        """Compile the graphs of these capacities now (one throw-away step each), so that a request
+        does not pay ~2 s of compilation. The buffers they dirty are reloaded whole before any use."""
+        dim = self._model.cfg.hidden_dim
+        for capacity in sorted({bucketed(c) for c in capacities}):
+            graph = self._graph(capacity)
+            bias = np.full(capacity, -np.inf, np.float32)
+            bias[0] = 0.0
+            where = np.stack([np.arange(self._heads), np.zeros(self._heads)], -1)[:, None].astype(np.int32)
+            graph(ms.Tensor(np.zeros((1, dim), np.float32)), ms.Tensor(where), ms.Tensor(bias)).asnumpy()
+
     def _graph(self, capacity: int) -> StepGraph:
         if capacity not in self._graphs:
             self._graphs[capacity] = StepGraph(self._model, capacity)

@@ -97,13 +97,25 @@ class Text2SemanticDecoder(nn.Cell):
 
         Runs as one compiled graph (`compiled.py`) unless the runtime asks for op-by-op execution.
         """
+        compiled = self._compiled_decoding()
+        if compiled is not None:
+            return compiled.step(audio, cache)
+        return self.ar_predict_layer(self.h.step(audio, cache))
+
+    def warm_up(self, capacities: tuple[int, ...]) -> None:
+        """Compile the decoding step for these cache capacities ahead of the first request."""
+        compiled = self._compiled_decoding()
+        if compiled is not None:
+            compiled.warm_up(capacities)
+
+    def _compiled_decoding(self) -> CompiledDecoding | None:
         from GPT_SoVITS.runtime import compiled_decoding
 
-        if compiled_decoding():
-            if self._compiled is None:
-                self._compiled = CompiledDecoding(self)
-            return self._compiled.step(audio, cache)
-        return self.ar_predict_layer(self.h.step(audio, cache))
+        if not compiled_decoding():
+            return None
+        if self._compiled is None:
+            self._compiled = CompiledDecoding(self)
+        return self._compiled
 
 
 def prefill_mask(text_len: int, audio_len: int) -> np.ndarray:

@@ -1,0 +1,70 @@
+"""A synthesis-free pass through every model and the text frontend, run once after loading.
+
+The first request would otherwise pay for lazy start-up work: the frontend's dictionaries (jieba,
+pypinyin, the English g2p and tagger), MindSpore's first-call kernel set-up in every model, and the
+compilation of the GPT decoding step (~2 s per cache capacity). `warm_up` does that work at start-up
+on throw-away inputs (a synthetic clip, two tiny sentences) and reports what each part cost. No part
+is fatal: a failure is logged and the request that needs that part simply pays for it later.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .models import Models
+from .reference import analyse_reference
+from .text_features import text_features
+
+log = logging.getLogger("GPT_SoVITS.pipeline.warmup")
+
+WARM_TEXTS = (("你好，世界。", "all_zh"), ("Hello world.", "en"))
+# Decoding-step graphs to compile: a prompt (~20-150 phones + ~125-250 codes of a 5-10 s clip) plus
+# the 256 positions reserved after the prefill lands in the 512 bucket; short ones in 256.
+WARM_CAPACITIES = (256, 512)
+CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
+GPT_STEPS = 2
+
+
+def _synthetic_clip(path: Path, rate: int) -> None:
+    import soundfile
+
+    t = np.arange(int(CLIP_SECONDS * rate)) / rate
+    soundfile.write(str(path), (0.2 * np.sin(2 * np.pi * 160 * t)).astype(np.float32), rate)
+
+
+def _timed(timings: dict[str, float], name: str, fn) -> object:
+    start = time.perf_counter()
+    try:
+        return fn()
+    except Exception as exc:  # warm-up is an optimisation: never fail the load because of it
+        log.warning("warm-up of %s failed (the first request will pay for it): %s", name, exc)
+        return None
+    finally:
+        timings[name] = time.perf_counter() - start
+
+
+def warm_up(models: Models) -> dict[str, float]:
+    """Run each stage once on tiny inputs; returns seconds per stage."""
+    timings: dict[str, float] = {}
+    version = models.symbol_version
+    features = [_timed(timings, f"text.{language}", lambda t=text, l=language: text_features(models, t, l, version))
+                for text, language in WARM_TEXTS]
+    _timed(timings, "gpt.compile", lambda: models.gpt.model.warm_up(WARM_CAPACITIES))
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "warm.wav"
+        _synthetic_clip(clip, models.sample_rate)
+        reference = _timed(timings, "reference", lambda: analyse_reference(models, str(clip), True))
+    if reference is None or features[0] is None:
+        return timings
+    phones = np.asarray(features[0].phone_ids, np.int64)
+    result = _timed(timings, "gpt", lambda: models.gpt.generate(phones, reference.prompt_codes, features[0].bert,
+                                                                early_stop_num=GPT_STEPS, seed=0))
+    if result is not None:
+        _timed(timings, "sovits", lambda: models.sovits.model.decode(
+            result.webui_tokens[None, None], phones[None], [reference.spec], seed=0,
+            sv_emb=[reference.sv_embedding] if models.is_pro else None).asnumpy())
+    return timings
