@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 
 import test_tasks_api as file_tests
 from support.fake_engine import FakeEngine, expected_audio
+from support.processes import free_port
 from support.tasks import settings_for, task_body, wait_running, wait_status, wait_until
 from tts_service.app import create_app
 from tts_service.tasks.backend import make_backend
@@ -27,12 +27,6 @@ from tts_service.tasks.record import new_entry
 from tts_service.tasks.redis_backend import RedisTaskBackend, RedisUnavailable
 
 MAX_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +233,17 @@ def test_the_heartbeat_keeps_a_long_task_from_being_taken(redis_url):
     assert redis.Redis.from_url(redis_url).get(lease_key("long")) == token
     assert owner.finish("long", "done")["status"] == "done"
     wait_until(lambda: owner._heartbeat is None)  # the thread ends once nothing is held
+
+
+def test_an_idle_process_takes_a_task_submitted_to_a_busy_one(tmp_path, redis_url, hold):
+    busy, idle = FakeEngine(segments=2, hold=hold), FakeEngine(segments=2)
+    with running_app(tmp_path, redis_url, busy) as a:
+        submit(a, task_body("u1", "第一个。", task_id="t1"))
+        wait_running(a, "t1", "u1")  # a's only worker is held inside t1
+        with running_app(tmp_path, redis_url, idle) as b:
+            submit(a, task_body("u1", "第二个。", task_id="t2"))  # submitted to the busy process
+            assert wait_status(b, "t2", "u1")["status"] == "done"
+            assert idle.calls == ["第二个。"] and busy.calls == ["第一个。"]
+            assert a.get("/voice-tasks/t1", params={"user_id": "u1"}).json()["data"]["status"] == "run"
+        hold.set()
+        assert wait_status(a, "t1", "u1")["status"] == "done"

@@ -3,8 +3,10 @@
 At-least-once: a task is marked `run` (with one more attempt) before its synthesis starts; if the process
 dies, start-up finds it still `run` and queues it again, until it has used `max_attempts`.
 Cancelling sets a flag the synthesis polls at each segment boundary (`should_cancel`); every write the
-worker makes goes through the backend, which refuses to touch a finished or deleted task, so a
-cancelled task cannot come back.
+worker makes goes through the backend, which refuses to touch a finished or deleted task (or, with
+Redis, a task whose lease this process lost), so a cancelled task cannot come back, and a refused
+progress write stops the synthesis too. With a shared backend (`next_task`), every process's workers
+take waiting tasks from the shared queue, whoever received them.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from .record import (CANCELLED, CANCELLED_MESSAGE, DONE, ERROR, FAILED, RUN, WAI
                      progress_percent, result_url)
 
 log = logging.getLogger("tts_service.tasks")
+PENDING_SUFFIX = ".pending.wav"  # a finished synthesis not yet moved to output/tasks/<id>.wav
 
 Resolve = Callable[[dict], SynthesisOptions]  # the stored request fields -> options (raises ApiError)
 
@@ -66,9 +69,17 @@ class TaskQueue:
         return report
 
     def _remove_orphan_audio(self) -> None:
-        """WAVs of tasks that no longer exist (deleted while the process was going down)."""
+        """WAVs of tasks that no longer exist (deleted while the process was going down), and results
+        written but not yet moved into place when the process died (kept only if their task is done)."""
         self.output_dir.mkdir(parents=True, exist_ok=True)
         files.remove_temp_files(self.output_dir)
+        for pending in self.output_dir.glob(f".*{PENDING_SUFFIX}"):
+            task_id = pending.name[1:].rsplit(".attempt", 1)[0]
+            entry, final = self.backend.get(task_id), self.audio_path(task_id)
+            if entry is not None and entry["status"] == DONE and not final.exists():
+                files.move(pending, final)
+            else:
+                files.unlink(pending)
         for wav in self.output_dir.glob("*.wav"):
             if self.backend.get(wav.stem) is None:
                 files.unlink(wav)
@@ -86,10 +97,16 @@ class TaskQueue:
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
+        shared = hasattr(self.backend, "next_task")  # a queue shared by several processes (Redis)
         while not self._stopping.is_set():
-            task_id = await self._pending.get()
-            if task_id is None:
-                break
+            if shared:  # any process may take any waiting task; `claim` decides who runs it
+                task_id = await loop.run_in_executor(None, self.backend.next_task, 1.0)
+                if task_id is None:
+                    continue
+            else:
+                task_id = await self._pending.get()
+                if task_id is None:
+                    break
             try:
                 await loop.run_in_executor(self._executor, self._execute, task_id)
             except Exception:  # never let one task kill the worker
@@ -173,29 +190,38 @@ class TaskQueue:
 
     def _synthesize(self, entry: dict) -> None:
         task_id = entry["task_id"]
+        lost = threading.Event()  # the backend refused a write: deleted, cancelled or (Redis) lease lost
 
         def on_progress(done: int, total: int) -> None:
             percent = progress_percent(done, total)
             self._running.get(task_id, {}).update(progress=percent)
             if self.backend.update(task_id, segments_done=done, total_segments=total, progress=percent):
                 self.logs.write(task_id, f"progress {done}/{total} ({percent}%)")
+            else:
+                lost.set()
 
         def should_cancel() -> bool:
-            return task_id in self._cancelled or self._stopping.is_set()
+            return task_id in self._cancelled or self._stopping.is_set() or lost.is_set()
 
         options = self.resolve(entry)
         sample_rate, audio = self.get_engine().synthesize(options, on_progress=on_progress,
                                                           should_cancel=should_cancel)
         if should_cancel():
             raise CancelledError("cancelled after the last segment")
-        wav = self.audio_path(task_id)
-        files.write_wav(wav, sample_rate, audio)
+        # Written under a name of this attempt's own and moved into place only once the task is ours
+        # and done: a worker that lost the task never overwrites (or removes) the new owner's result.
+        pending = self.pending_audio_path(task_id, entry["attempts"])
+        files.write_wav(pending, sample_rate, audio)
         done = self.backend.finish(task_id, DONE, progress=100, reason=None, error=None,
                                    result_url=result_url(task_id, entry["user_id"]))
-        if done is None:  # deleted in the last instant: leave nothing behind
-            files.unlink(wav)
+        if done is None:  # deleted in the last instant, or no longer ours: leave nothing behind
+            files.unlink(pending)
             return
-        self.logs.write(task_id, f"done result={wav.name} seconds={len(audio) / sample_rate:.2f}")
+        files.move(pending, self.audio_path(task_id))
+        self.logs.write(task_id, f"done result={task_id}.wav seconds={len(audio) / sample_rate:.2f}")
+
+    def pending_audio_path(self, task_id: str, attempt: int) -> Path:
+        return self.output_dir / f".{task_id}.attempt{attempt}{PENDING_SUFFIX}"
 
     def _on_cancel(self, entry: dict) -> None:
         task_id = entry["task_id"]

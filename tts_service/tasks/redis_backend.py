@@ -42,6 +42,7 @@ PREFIX = "tts:tasks:"
 LEASE_SECONDS = 30.0  # a dead process's task waits this long before another process may run it
 CONNECT_TIMEOUT = 5.0  # seconds: an unreachable host is an error at start-up, not a hang
 SOCKET_TIMEOUT = 10.0  # longer than any blocking pop below
+ORDER_SLOTS = 1_000_000  # queue scores: created_at * ORDER_SLOTS + a counter (exact in a double)
 
 
 class RedisUnavailable(RuntimeError):
@@ -146,8 +147,7 @@ class RedisTaskBackend(TaskBackend):
         for entry in sorted(waiting, key=lambda e: (e.get("created_at", 0), e["task_id"])):
             report.queued.append(entry["task_id"])
         if waiting:  # re-announce them, in case a dispatcher popped one and died before claiming it
-            self.r.zadd(self.key("waiting"), {e["task_id"]: e.get("created_at", 0) * 1000 for e in waiting},
-                        nx=True)
+            self.r.zadd(self.key("waiting"), {e["task_id"]: self._order(e) for e in waiting}, nx=True)
         return report
 
     def reap(self) -> list[str]:
@@ -180,7 +180,7 @@ class RedisTaskBackend(TaskBackend):
 
     def _write_waiting(self, pipe, entry: dict) -> None:
         self._put(pipe, entry)
-        pipe.zadd(self.key("waiting"), {entry["task_id"]: entry.get("created_at", 0) * 1000})
+        pipe.zadd(self.key("waiting"), {entry["task_id"]: self._order(entry)})
         pipe.delete(self._lease(entry["task_id"]))
 
     def _write_final(self, pipe, entry: dict) -> None:
@@ -209,15 +209,22 @@ class RedisTaskBackend(TaskBackend):
         return self._read_many(self.r.zrange(self.key("all"), 0, -1))
 
     # --- changes --------------------------------------------------------------------------------
+    def _order(self, entry: dict) -> float:
+        """A task's place in the queue: the score it got at submission (kept in the `all` index)."""
+        score = self.r.zscore(self.key("all"), entry["task_id"])
+        return score if score is not None else entry.get("created_at", 0) * ORDER_SLOTS
+
     def create(self, entry: dict) -> bool:
         task_id = entry["task_id"]
+        # Submission order, also within one second: created_at scaled, plus a shared counter.
+        order = entry.get("created_at", 0) * ORDER_SLOTS + self.r.incr(self.key("sequence")) % ORDER_SLOTS
 
         def writes(pipe, _):
             self._put(pipe, entry)
-            pipe.zadd(self.key("all"), {task_id: entry.get("created_at", 0) * 1000})
+            pipe.zadd(self.key("all"), {task_id: order})
             pipe.sadd(self.key("user", entry["user_id"]), task_id)
             pipe.sadd(self.key("live"), task_id)
-            pipe.zadd(self.key("waiting"), {task_id: entry.get("created_at", 0) * 1000})
+            pipe.zadd(self.key("waiting"), {task_id: order})
 
         return bool(self._atomic(task_id, lambda known: (False, None) if known else (True, writes)))
 
