@@ -234,3 +234,19 @@ def test_missing_weights_end_the_task_with_the_engine_message(tmp_path):
         direct = client.post("/synthesize", json=task_body("u1", "没有权重。")).json()
     assert (task["status"], task["reason"]) == ("error", "failed")
     assert task["error"] == direct["message"] and "gpt_path" in task["error"]
+
+
+def test_start_up_completes_a_result_left_unmoved_by_a_crash(tmp_path):
+    with running_app(tmp_path) as client:
+        submit(client, task_body("u1", "你好。", task_id="T1"))
+        assert wait_status(client, "T1", "u1")["status"] == "done"
+        queue = client.app.state.task_queue
+        final = queue.audio_path("T1")
+        expected = final.read_bytes()
+    # A crash between finish() and the move leaves the result under its attempt's name; another file
+    # belongs to a task that no longer exists.
+    final.rename(queue.pending_audio_path("T1", 1))
+    queue.pending_audio_path("gone", 1).write_bytes(b"RIFF")
+    with running_app(tmp_path) as client:
+        assert client.get("/voice-tasks/T1/audio", params={"user_id": "u1"}).content == expected
+    assert sorted(p.name for p in final.parent.iterdir()) == ["T1.wav"]
