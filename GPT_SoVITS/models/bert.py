@@ -51,8 +51,7 @@ class BertEmbeddings(nn.Cell):
         self.token_type_embeddings = Embedding(cfg.type_vocab_size, cfg.hidden_size)
         self.LayerNorm = LayerNorm(cfg.hidden_size, cfg.layer_norm_eps)
 
-    def construct(self, ids: ms.Tensor, type_ids: ms.Tensor) -> ms.Tensor:
-        positions = ms.Tensor(np.arange(ids.shape[1], dtype=np.int64)[None])
+    def construct(self, ids: ms.Tensor, type_ids: ms.Tensor, positions: ms.Tensor) -> ms.Tensor:
         x = self.word_embeddings(ids) + self.token_type_embeddings(type_ids) + self.position_embeddings(positions)
         return self.LayerNorm(x)
 
@@ -70,10 +69,10 @@ class BertSelfAttention(nn.Cell):
         batch, length, width = x.shape
         return x.reshape(batch, length, self.heads, width // self.heads).transpose(0, 2, 1, 3)
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
-        # One unpadded sentence per call: the attention mask is all ones, so no bias is added.
+    def construct(self, x: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+        # `bias` [1, 1, 1, L]: 0 for tokens, -inf for bucket padding (exactly 0 weight after softmax).
         q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
-        probs = ops.softmax(ops.matmul(q, k.transpose(0, 1, 3, 2)) * self.scale, -1)
+        probs = ops.softmax(ops.matmul(q, k.transpose(0, 1, 3, 2)) * self.scale + bias, -1)
         mixed = ops.matmul(probs, v).transpose(0, 2, 1, 3)
         return mixed.reshape(x.shape)
 
@@ -96,8 +95,8 @@ class BertAttention(nn.Cell):
         self.self = BertSelfAttention(cfg)
         self.output = BertResidualOutput(cfg.hidden_size, cfg)
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
-        return self.output(self.self(x), x)
+    def construct(self, x: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+        return self.output(self.self(x, bias), x)
 
 
 class BertIntermediate(nn.Cell):
@@ -116,8 +115,8 @@ class BertLayer(nn.Cell):
         self.intermediate = BertIntermediate(cfg)
         self.output = BertResidualOutput(cfg.intermediate_size, cfg)
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
-        x = self.attention(x)
+    def construct(self, x: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+        x = self.attention(x, bias)
         return self.output(self.intermediate(x), x)
 
 
@@ -140,10 +139,55 @@ class BertModel(nn.Cell):
         position = index + count if index < 0 else index
         if not 0 <= position < count:
             raise IndexError(f"hidden state {index} does not exist with {count - 1} layers")
-        x = self.embeddings(ids, type_ids)
+        from GPT_SoVITS.runtime import compiled_decoding
+
+        if compiled_decoding():
+            return self._graph_for(position).run(ids, type_ids)
+        length = ids.shape[1]
+        positions = ms.Tensor(np.arange(length, dtype=np.int64)[None])
+        x = self.embeddings(ids, type_ids, positions)
+        bias = ms.Tensor(np.zeros((1, 1, 1, length), np.float32))
         for layer in list(self.encoder.layer)[:position]:
-            x = layer(x)
+            x = layer(x, bias)
         return x
+
+    def _graph_for(self, layers: int) -> "CompiledBert":
+        graphs = self.__dict__.setdefault("_graphs", {})  # plain dict: not a cell attribute
+        if layers not in graphs:
+            graphs[layers] = CompiledBert(self, layers)
+        return graphs[layers]
+
+
+class CompiledBert(nn.Cell):
+    """The first `layers` layers as one compiled graph per token-length bucket (`mindspore.jit`).
+
+    Op by op, 22 layers launch ~500 kernels from Python; compiled they run from one graph. Inputs are
+    padded to a multiple of `LENGTH_BUCKET` so sentences of similar length share a graph; padded keys are
+    masked out and padded rows dropped, so the valid rows are the unpadded model's (up to rounding)."""
+
+    LENGTH_BUCKET = 32
+
+    def __init__(self, model: BertModel, layers: int):
+        super().__init__(auto_prefix=False)  # shares the model's cells and parameter names
+        self.embeddings = model.embeddings
+        self.layers = nn.CellList(list(model.encoder.layer)[:layers])
+
+    @ms.jit
+    def construct(self, ids: ms.Tensor, type_ids: ms.Tensor, positions: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+        x = self.embeddings(ids, type_ids, positions)
+        for layer in self.layers:
+            x = layer(x, bias)
+        return x
+
+    def run(self, ids: ms.Tensor, type_ids: ms.Tensor) -> ms.Tensor:
+        length = ids.shape[1]
+        padded = -(-length // self.LENGTH_BUCKET) * self.LENGTH_BUCKET
+        pad = ((0, 0), (0, padded - length))
+        bias = np.full((1, 1, 1, padded), -np.inf, np.float32)
+        bias[..., :length] = 0.0
+        out = self(ms.Tensor(np.pad(ids.asnumpy(), pad)), ms.Tensor(np.pad(type_ids.asnumpy(), pad)),
+                   ms.Tensor(np.arange(padded, dtype=np.int64)[None]), ms.Tensor(bias))
+        return out[:, :length]
 
 
 def encoder_state(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
