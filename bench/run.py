@@ -1,7 +1,7 @@
 """Benchmark of the MindSpore GPT-SoVITS stack: full-size models, random weights, real text frontend.
 
     python bench/run.py                      # everything (~3 minutes on 2 cores)
-    python bench/run.py --only gpt,roof      # a subset: roof gpt sovits bert hubert frontend e2e
+    python bench/run.py --only gpt,roof      # a subset: roof gpt sovits bert hubert frontend e2e http
     python bench/run.py --eager              # the plain op-by-op path, for comparison
 
 One figure per line, `name: value unit`. Nothing is asserted: this is for reading and comparing.
@@ -22,7 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SECTIONS = ("roof", "gpt", "sovits", "bert", "hubert", "frontend", "e2e")
+SECTIONS = ("roof", "gpt", "sovits", "bert", "hubert", "frontend", "e2e", "http")
 TOKENIZER = REPO.parent / "shared/golden/models/bert/chinese-roberta-wwm-ext-large/tokenizer.json"
 SENTENCE = "今天的天气非常好，我们一起去公园散步吧。路边的花都开了，孩子们在草地上快乐地奔跑，远处传来悦耳的鸟叫声。"
 PROMPT_TEXT = "这是一段五秒钟左右的参考音频。"
@@ -186,6 +186,15 @@ def bench_e2e() -> None:
                 report(f"e2e.{label}.{attempt}.first_audio", first, "s")
 
 
+def bench_http_section() -> None:
+    from bench.http_bench import bench_http
+
+    if not TOKENIZER.exists():
+        print("http: skipped (needs the BERT tokenizer file at ../shared/golden/...)")
+        return
+    bench_http(REPO, TOKENIZER, SENTENCE, PROMPT_TEXT, write_reference_clip, report)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + " ".join(SECTIONS))
@@ -208,7 +217,7 @@ def main() -> None:
     if "gpt" in chosen:
         bench_gpt(args.steps, roof)
     for name, fn in (("sovits", bench_sovits), ("bert", bench_bert), ("hubert", bench_hubert),
-                     ("frontend", bench_frontend), ("e2e", bench_e2e)):
+                     ("frontend", bench_frontend), ("e2e", bench_e2e), ("http", bench_http_section)):
         if name in chosen:
             fn()
     report("memory.peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")

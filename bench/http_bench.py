@@ -1,0 +1,119 @@
+"""The service measured over HTTP: `api_ms.py` on full-size random weights, as a client sees it.
+
+Start-up to ready (loading + warm-up), then, for a multi-sentence text, time to first byte and total
+time of a streamed `/v1/audio/speech` (pcm) and of a streamed `/synthesize` (wav), each twice: the
+first request analyses the new voice's clip, the repeat reuses it.
+"""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+KEY = "bench-key"
+VOICE = "bench"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"api_ms.py exited with {proc.returncode}")
+        try:
+            state = httpx.get(url + "/healthz", timeout=5.0).json().get("state")
+        except httpx.HTTPError:
+            state = None
+        if state == "ready":
+            return
+        if state == "failed":
+            raise RuntimeError("model loading failed: " + httpx.get(url + "/healthz").text)
+        time.sleep(0.2)
+    raise RuntimeError(f"not ready within {timeout} s")
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 120, 40)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _timed_stream(send: Callable[[], httpx.Response]) -> tuple[float, float, int]:
+    """(time to first byte, total, bytes) of a streamed response."""
+    start = time.perf_counter()
+    first, size = None, 0
+    with send() as response:
+        response.raise_for_status()
+        for chunk in response.iter_bytes():
+            if chunk and first is None:
+                first = time.perf_counter() - start
+            size += len(chunk)
+    return first or 0.0, time.perf_counter() - start, size
+
+
+def bench_http(repo: Path, tokenizer: Path, text: str, prompt_text: str, write_clip, report) -> None:
+    from bench.weight_files import write_random_weights
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        start = time.perf_counter()
+        flags = write_random_weights(folder / "weights", tokenizer)
+        report("http.write_weights", time.perf_counter() - start, "s")
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = open(folder / "server.log", "wb")
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", str(port),
+                                 "--data-dir", str(folder / "data"), "--device-target", "CPU", "--api-key", KEY,
+                                 *flags], cwd=repo, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "GLOG_v": "3"})
+        try:
+            _wait_ready(url, proc)
+            report("http.startup_to_ready", time.perf_counter() - start, "s (load + warm-up)")
+            _requests(url, folder, text, prompt_text, write_clip, report)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+def _requests(url: str, folder: Path, text: str, prompt_text: str, write_clip, report) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    clip = folder / "ref.wav"
+    write_clip(clip)
+    files = {"avatar": ("a.png", _png(), "image/png"), "refer_wav": ("ref.wav", clip.read_bytes(), "audio/wav")}
+    form = {"model_id": VOICE, "model_name": VOICE, "gender": "2", "prompt_text": prompt_text,
+            "prompt_language": "中文"}
+    body = httpx.post(url + "/voice-models", data=form, files=files, headers=headers, timeout=60).json()
+    if body.get("code") != 0:
+        raise RuntimeError(f"voice creation failed: {body}")
+    client = httpx.Client(base_url=url, headers=headers, timeout=600)
+    speech = {"model": "gpt-sovits", "voice": VOICE, "input": text, "response_format": "pcm", "how_to_cut": "cut5",
+              "seed": 0}
+    direct = {"model_id": VOICE, "text": text, "text_language": "中文", "how_to_cut": "cut5", "seed": 0,
+              "stream": True}
+    for label, path, payload in (("speech", "/v1/audio/speech", speech), ("synthesize", "/synthesize", direct)):
+        for attempt in ("first", "repeat"):
+            ttfb, total, size = _timed_stream(lambda: client.stream("POST", path, json=payload))
+            report(f"http.{label}.{attempt}.first_byte", ttfb, "s")
+            report(f"http.{label}.{attempt}.total", total, f"s ({size / 1e6:.2f} MB)")
+    client.close()
