@@ -27,6 +27,7 @@ WARM_TEXTS = (("你好，世界。", "all_zh"), ("Hello world.", "en"))
 WARM_CAPACITIES = (256, 512)
 CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
 GPT_STEPS = 2
+BERT_LENGTHS = (30, 62)  # token counts that land in the BERT graph's first two 32-token buckets
 
 
 def _synthetic_clip(path: Path, rate: int) -> None:
@@ -47,12 +48,24 @@ def _timed(timings: dict[str, float], name: str, fn) -> object:
         timings[name] = time.perf_counter() - start
 
 
+def _warm_bert(models: Models) -> None:
+    import mindspore as ms
+
+    from GPT_SoVITS.models.bert import HIDDEN_STATE_FROM_END
+
+    cfg = models.bert.config
+    for length in (n for n in BERT_LENGTHS if n <= cfg.max_position_embeddings):
+        ids = ms.Tensor(np.full((1, length), cfg.vocab_size - 1, np.int64))  # any in-vocabulary id
+        models.bert.model.hidden_state(ids, ms.Tensor(np.zeros((1, length), np.int64)), -HIDDEN_STATE_FROM_END).asnumpy()
+
+
 def warm_up(models: Models) -> dict[str, float]:
     """Run each stage once on tiny inputs; returns seconds per stage."""
     timings: dict[str, float] = {}
     version = models.symbol_version
     features = [_timed(timings, f"text.{language}", lambda t=text, l=language: text_features(models, t, l, version))
                 for text, language in WARM_TEXTS]
+    _timed(timings, "bert.compile", lambda: _warm_bert(models))
     _timed(timings, "gpt.compile", lambda: models.gpt.model.warm_up(WARM_CAPACITIES))
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "warm.wav"

@@ -21,7 +21,7 @@ def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # no
     with caplog.at_level(logging.WARNING, logger="GPT_SoVITS.pipeline.warmup"):
         timings = synthesizer.warm_up()
     assert not [r for r in caplog.records if r.name == "GPT_SoVITS.pipeline.warmup"]
-    expected = {f"text.{language}" for _, language in WARM_TEXTS} | {"gpt.compile", "reference", "gpt", "sovits"}
+    expected = {f"text.{language}" for _, language in WARM_TEXTS} | {"bert.compile", "gpt.compile", "reference", "gpt", "sovits"}
     assert set(timings) == expected
     assert all(seconds >= 0 for seconds in timings.values())
 
