@@ -4,6 +4,11 @@ conv_pre, then per upsampling stage a leaky ReLU, a transposed convolution (rate
 padding (k - u) // 2, channels halved) and the average of the multi-receptive-field residual blocks;
 finally leaky ReLU (torch's default slope 0.01), conv_post without bias and tanh. v2ProPlus differs
 from v2Pro only through these config values (initial channels, first kernel size).
+
+`mask` (optional, [B, 1, T] of 0/1 per input frame) lets a longer, zero-padded input give exactly the
+output of the unpadded one: every convolution's output is zeroed past the true length, so the next
+convolution reads zeros there, as the reference's zero padding, and bias or leakage never spread back.
+The compiled decoder (`compiled.py`) uses it to share one graph between lengths.
 """
 from __future__ import annotations
 
@@ -34,6 +39,16 @@ def same_padding(kernel_size: int, dilation: int = 1) -> int:
     return (kernel_size * dilation - dilation) // 2
 
 
+def masked(x: ms.Tensor, mask: ms.Tensor | None) -> ms.Tensor:
+    return x if mask is None else x * mask
+
+
+def upsample_mask(mask: ms.Tensor, rate: int) -> ms.Tensor:
+    """A frame mask [B, 1, T] at `rate` times the resolution: [B, 1, T * rate]."""
+    b, c, t = mask.shape
+    return ops.broadcast_to(mask.expand_dims(-1), (b, c, t, rate)).reshape(b, c, t * rate)
+
+
 class ResBlock1(nn.Cell):
     """Three pairs (dilated conv, plain conv), each pair a residual branch behind leaky ReLUs."""
 
@@ -44,10 +59,10 @@ class ResBlock1(nn.Cell):
         self.convs2 = nn.CellList([Conv1d(channels, channels, kernel_size, padding=same_padding(kernel_size))
                                    for _ in dilations])
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
+    def construct(self, x: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
         for c1, c2 in zip(self.convs1, self.convs2):
-            xt = c2(ops.leaky_relu(c1(ops.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE))
-            x = x + xt
+            xt = masked(c1(ops.leaky_relu(x, LRELU_SLOPE)), mask)
+            x = x + masked(c2(ops.leaky_relu(xt, LRELU_SLOPE)), mask)
         return x
 
 
@@ -59,9 +74,9 @@ class ResBlock2(nn.Cell):
         self.convs = nn.CellList([Conv1d(channels, channels, kernel_size, dilation=d,
                                          padding=same_padding(kernel_size, d)) for d in dilations[:2]])
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
+    def construct(self, x: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
         for conv in self.convs:
-            x = x + conv(ops.leaky_relu(x, LRELU_SLOPE))
+            x = x + masked(conv(ops.leaky_relu(x, LRELU_SLOPE)), mask)
         return x
 
 
@@ -70,6 +85,7 @@ class Generator(nn.Cell):
         super().__init__()
         c0 = dims.upsample_initial_channel
         self.n_kernels = len(dims.resblock_kernel_sizes)
+        self.upsample_rates = dims.upsample_rates
         self.conv_pre = Conv1d(dims.initial_channel, c0, 7, padding=3)
         self.ups = nn.CellList([
             ConvTranspose1d(c0 // 2 ** i, c0 // 2 ** (i + 1), k, u, padding=(k - u) // 2)
@@ -82,16 +98,19 @@ class Generator(nn.Cell):
         self.conv_post = Conv1d(c0 // 2 ** len(dims.upsample_rates), 1, 7, padding=3, bias=False)
         self.cond = Conv1d(dims.gin_channels, c0, 1) if dims.gin_channels else None
 
-    def construct(self, x: ms.Tensor, g: ms.Tensor | None = None) -> ms.Tensor:
-        """x [B, inter, T] -> audio [B, 1, T * prod(upsample_rates)]."""
+    def construct(self, x: ms.Tensor, g: ms.Tensor | None = None, mask: ms.Tensor | None = None) -> ms.Tensor:
+        """x [B, inter, T] -> audio [B, 1, T * prod(upsample_rates)]; `mask` [B, 1, T], see above."""
         x = self.conv_pre(x)
         if self.cond is not None and g is not None:
             x = x + self.cond(g)
+        x = masked(x, mask)
         for i, up in enumerate(self.ups):
-            x = up(ops.leaky_relu(x, LRELU_SLOPE))
-            blocks = self.resblocks[i * self.n_kernels:(i + 1) * self.n_kernels]
-            xs = None
-            for block in blocks:
-                xs = block(x) if xs is None else xs + block(x)
+            if mask is not None:
+                mask = upsample_mask(mask, self.upsample_rates[i])
+            x = masked(up(ops.leaky_relu(x, LRELU_SLOPE)), mask)
+            # Indexed, not sliced: a CellList slice is a new CellList, which renames the parameters.
+            xs = self.resblocks[i * self.n_kernels](x, mask)
+            for j in range(1, self.n_kernels):
+                xs = xs + self.resblocks[i * self.n_kernels + j](x, mask)
             x = xs / self.n_kernels
         return ops.tanh(self.conv_post(ops.leaky_relu(x, FINAL_LRELU_SLOPE)))

@@ -13,6 +13,8 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from ... import runtime
+from .compiled import BucketedGenerator
 from .config import SSL_DIM, SV_EMBEDDING_DIM, SoVITSConfig
 from .flow import ResidualCouplingBlock
 from .generator import Generator, GeneratorDims
@@ -66,6 +68,15 @@ class SynthesizerTrn(nn.Cell):
             self.sv_emb = Linear(SV_EMBEDDING_DIM, cfg.gin_channels)
             self.prelu = PReLU(cfg.gin_channels)
             self.ge_to512 = Linear(cfg.gin_channels, MRTE_GE_CHANNELS)
+        self._compiled_dec: BucketedGenerator | None = None  # built on first use, after the weights load
+
+    def generate(self, z: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
+        """The generator `dec`: compiled with bucketed lengths by default, op by op with GPT_SOVITS_EAGER=1."""
+        if not runtime.compiled_decoding():
+            return self.dec(z, ge)
+        if self._compiled_dec is None:
+            self._compiled_dec = BucketedGenerator(self.dec)
+        return self._compiled_dec(z, ge)
 
     # -- semantic tokens ---------------------------------------------------------------------------
     def extract_latent(self, ssl: ArrayLike) -> ms.Tensor:
@@ -121,7 +132,7 @@ class SynthesizerTrn(nn.Cell):
             noise = np.random.default_rng(seed).standard_normal(m_p.shape).astype(np.float32)
             z_p = m_p + ms.Tensor(noise) * ops.exp(logs_p) * noise_scale
         z = self.flow.reverse(z_p, ge)
-        audio = self.dec(z, ge)
+        audio = self.generate(z, ge)
         if trace is not None:
             trace.update(ge=ge, quantized=quantized, enc_p_x=x, m_p=m_p, logs_p=logs_p, z=z, dec_in=z)
             if self.cfg.is_pro:

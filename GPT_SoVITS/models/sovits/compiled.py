@@ -1,0 +1,56 @@
+"""The HiFi-GAN generator as compiled graphs (`mindspore.jit`), one per bucket of frame counts.
+
+The generator is ~90% of SoVITS decoding. Compiled, its ~400 kernels run from one graph (about 1.4x
+faster on a CPU, and the form an Ascend NPU needs). A graph is specialised to its input shape, so the
+frame count is rounded up to a multiple of `FRAME_BUCKET`: the latent is zero-padded, the generator
+zeroes every activation past the true length (its `mask`), and the audio is cropped. The valid samples
+are then exactly those of the unpadded run. The weights are the generator's own cells (shared).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+from .generator import Generator
+
+FRAME_BUCKET = 64  # latent frames (1.28 s of audio at 50 Hz); one graph per multiple reached
+
+
+def bucketed(frames: int) -> int:
+    return max(1, -(-frames // FRAME_BUCKET)) * FRAME_BUCKET
+
+
+class GeneratorGraph(nn.Cell):
+    def __init__(self, generator: Generator):
+        super().__init__(auto_prefix=False)  # keep the generator's parameter names
+        self.dec = generator
+
+    @ms.jit
+    def construct(self, x: ms.Tensor, g: ms.Tensor, mask: ms.Tensor) -> ms.Tensor:
+        return self.dec(x, g, mask)
+
+
+class BucketedGenerator:
+    """`decoder(z [1, C, T], g [1, gin, 1]) -> audio [1, 1, T * hop]`, through a padded, compiled graph."""
+
+    def __init__(self, generator: Generator):
+        self._graph = GeneratorGraph(generator)
+        self._hop = math.prod(generator.upsample_rates)
+
+    def __call__(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
+        b, _, frames = z.shape
+        padded = bucketed(frames)
+        mask = np.zeros((b, 1, padded), np.float32)
+        mask[:, :, :frames] = 1.0
+        if padded > frames:
+            z = ops.pad(z, (0, padded - frames))
+        audio = self._graph(z, g, ms.Tensor(mask))
+        return audio[:, :, :frames * self._hop]
+
+    def warm_up(self, frames: int, channels: int, gin_channels: int) -> None:
+        """Compile the graph of this frame count's bucket now, so a request does not pay for it."""
+        z = ms.Tensor(np.zeros((1, channels, frames), np.float32))
+        self(z, ms.Tensor(np.zeros((1, gin_channels, 1), np.float32))).asnumpy()
