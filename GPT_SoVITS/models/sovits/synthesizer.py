@@ -14,7 +14,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ... import runtime
-from .compiled import BucketedGenerator
+from .compiled import BucketedGenerator, bucketed
 from .config import SSL_DIM, SV_EMBEDDING_DIM, SoVITSConfig
 from .flow import ResidualCouplingBlock
 from .generator import Generator, GeneratorDims
@@ -74,9 +74,20 @@ class SynthesizerTrn(nn.Cell):
         """The generator `dec`: compiled with bucketed lengths by default, op by op with GPT_SOVITS_EAGER=1."""
         if not runtime.compiled_decoding():
             return self.dec(z, ge)
+        return self._compiled_generator()(z, ge)
+
+    def warm_up(self, frame_counts: Sequence[int]) -> None:
+        """Compile the generator for the buckets of these latent frame counts (50 Hz) now, so that a
+        request does not wait for it (seconds per bucket at full size). No-op when decoding op by op."""
+        if not runtime.compiled_decoding():
+            return
+        for frames in sorted({bucketed(n) for n in frame_counts}):
+            self._compiled_generator().warm_up(frames, self.cfg.inter_channels, self.cfg.gin_channels)
+
+    def _compiled_generator(self) -> BucketedGenerator:
         if self._compiled_dec is None:
             self._compiled_dec = BucketedGenerator(self.dec)
-        return self._compiled_dec(z, ge)
+        return self._compiled_dec
 
     # -- semantic tokens ---------------------------------------------------------------------------
     def extract_latent(self, ssl: ArrayLike) -> ms.Tensor:
