@@ -52,5 +52,15 @@ def compiled_decoding() -> bool:
     return os.environ.get("GPT_SOVITS_EAGER", "").lower() not in ("1", "true", "yes")
 
 
+def compiled_generator() -> bool:
+    """Run SoVITS's HiFi-GAN generator as compiled graphs per length bucket (`GPT_SOVITS_COMPILED_GENERATOR=1`).
+
+    Off by default: on the CPU backend (MindSpore 2.10) each compiled bucket keeps all of its intermediate
+    buffers alive, about 30 MB per latent frame (~15 GB for 10 s of audio), and takes ~13 s to compile, for a
+    ~1.4x faster generator. Never on when `GPT_SOVITS_EAGER=1`."""
+    flag = os.environ.get("GPT_SOVITS_COMPILED_GENERATOR", "").lower() in ("1", "true", "yes")
+    return flag and compiled_decoding()
+
+
 def current() -> Runtime | None:
     return _configured
