@@ -5,6 +5,9 @@ faster on a CPU, and the form an Ascend NPU needs). A graph is specialised to it
 frame count is rounded up to a multiple of `FRAME_BUCKET`: the latent is zero-padded, the generator
 zeroes every activation past the true length (its `mask`), and the audio is cropped. The valid samples
 are then exactly those of the unpadded run. The weights are the generator's own cells (shared).
+
+Opt-in (`GPT_SOVITS_COMPILED_GENERATOR=1`, see `runtime.compiled_generator`): on MindSpore 2.10's CPU
+backend a compiled graph keeps every intermediate buffer alive, ~30 MB per latent frame and bucket.
 """
 from __future__ import annotations
 

@@ -71,15 +71,15 @@ class SynthesizerTrn(nn.Cell):
         self._compiled_dec: BucketedGenerator | None = None  # built on first use, after the weights load
 
     def generate(self, z: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
-        """The generator `dec`: compiled with bucketed lengths by default, op by op with GPT_SOVITS_EAGER=1."""
-        if not runtime.compiled_decoding():
+        """The generator `dec`: op by op, or compiled per length bucket (see `runtime.compiled_generator`)."""
+        if not runtime.compiled_generator():
             return self.dec(z, ge)
         return self._compiled_generator()(z, ge)
 
     def warm_up(self, frame_counts: Sequence[int]) -> None:
         """Compile the generator for the buckets of these latent frame counts (50 Hz) now, so that a
-        request does not wait for it (seconds per bucket at full size). No-op when decoding op by op."""
-        if not runtime.compiled_decoding():
+        request does not wait for it (seconds per bucket at full size). No-op unless compiled."""
+        if not runtime.compiled_generator():
             return
         for frames in sorted({bucketed(n) for n in frame_counts}):
             self._compiled_generator().warm_up(frames, self.cfg.inter_channels, self.cfg.gin_channels)
