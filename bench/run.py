@@ -97,7 +97,7 @@ def bench_sovits() -> None:
     phones = rng.integers(0, 732, (1, 100))
     spec = np.abs(rng.standard_normal((1025, 250))).astype(np.float32)  # 5 s reference
     decode = lambda: sovits.model.decode(codes, phones, [spec], seed=0).asnumpy()  # noqa: E731
-    report("sovits.first_decode_10s", best_of(decode, 1), "s")  # with GPT_SOVITS_COMPILED_GENERATOR=1: compiles its bucket
+    report("sovits.first_decode_10s", best_of(decode, 1), "s")  # compiles a bucket if compiled
     seconds = best_of(decode, 2)
     report("sovits.decode_10s", seconds, "s")
     report("sovits.realtime_factor", seconds / 10.0, "x")
