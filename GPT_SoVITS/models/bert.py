@@ -16,7 +16,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from .gpt.layers import Embedding, LayerNorm, Linear
+from .layers import Embedding, LayerNorm, Linear
 
 BERT_FEATURE_DIM = 1024  # what the GPT's bert_proj expects
 HIDDEN_STATE_FROM_END = 3  # get_bert_feature takes hidden_states[-3:-2]

@@ -16,7 +16,8 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from .sovits.layers import Conv1d, LayerNorm, Linear, gelu, zeros_parameter
+from .layers import LayerNorm, Linear, gelu, zeros_parameter
+from .sovits.layers import Conv1d
 from .sovits.weight_norm import fold_weight_norm
 
 GROUP_NORM_EPS = 1e-5  # torch.nn.GroupNorm default; the config's eps is for the LayerNorms

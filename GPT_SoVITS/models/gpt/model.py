@@ -16,7 +16,7 @@ from mindspore import nn, ops
 from .cache import KVCache
 from .compiled import CompiledDecoding
 from .config import BERT_DIM, GPTConfig
-from .layers import Embedding, Linear
+from ..layers import Embedding, Linear
 from .transformer import TransformerEncoder
 
 _INITIAL_POSITIONS = 4000  # the reference's table size; extended on demand like its extend_pe

@@ -15,7 +15,7 @@ from mindspore import nn, ops
 
 from .cache import KVCache
 from .config import LAYER_NORM_EPS, GPTConfig
-from .layers import LayerNorm, Linear, zeros_parameter
+from ..layers import LayerNorm, Linear, zeros_parameter
 
 
 class SelfAttention(nn.Cell):

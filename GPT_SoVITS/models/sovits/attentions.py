@@ -10,7 +10,8 @@ import math
 import mindspore as ms
 from mindspore import nn, ops
 
-from .layers import Conv1d, zeros_parameter
+from ..layers import zeros_parameter
+from .layers import Conv1d
 
 
 class ChannelLayerNorm(nn.Cell):

@@ -1,4 +1,5 @@
-"""Torch-named building blocks that run on every MindSpore backend.
+"""Torch-named convolutions that run on every MindSpore backend (the other shared blocks are in
+`models/layers.py`).
 
 Several `mindspore.mint` kernels (Conv1d, LayerNorm, Embedding, LeakyReLU, ...) are not registered on the
 CPU backend, so these cells call the older `ops` primitives while keeping PyTorch's parameter names and
@@ -7,13 +8,10 @@ always come from a checkpoint.
 """
 from __future__ import annotations
 
-import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-
-def zeros_parameter(*shape: int) -> ms.Parameter:
-    return ms.Parameter(ms.Tensor(np.zeros(shape, dtype=np.float32)))
+from ..layers import zeros_parameter
 
 
 class Conv1d(nn.Cell):
@@ -77,45 +75,3 @@ class ConvTranspose1d(nn.Cell):
         full = full.transpose(0, 1, 3, 2).reshape(b, self.out_channels, (t + m - 1) * s)
         n_out = (t - 1) * s - 2 * self.padding + k
         return full[:, :, self.padding:self.padding + n_out] + self.bias.reshape(1, -1, 1)
-
-
-class Linear(nn.Cell):
-    """torch.nn.Linear: `weight` [out, in], `bias` [out]."""
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        super().__init__()
-        self.weight = zeros_parameter(out_features, in_features)
-        self.bias = zeros_parameter(out_features) if bias else None
-
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
-        y = ops.matmul(x, self.weight.T)
-        return y if self.bias is None else y + self.bias
-
-
-class LayerNorm(nn.Cell):
-    """torch.nn.LayerNorm over the last axis: `weight`, `bias`."""
-
-    def __init__(self, channels: int, eps: float = 1e-5):
-        super().__init__()
-        self.weight = zeros_parameter(channels)
-        self.bias = zeros_parameter(channels)
-        self._norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
-        return self._norm(x, self.weight, self.bias)[0]
-
-
-class Embedding(nn.Cell):
-    """torch.nn.Embedding: `weight` [num, dim]."""
-
-    def __init__(self, num_embeddings: int, dim: int):
-        super().__init__()
-        self.weight = zeros_parameter(num_embeddings, dim)
-
-    def construct(self, ids: ms.Tensor) -> ms.Tensor:
-        return ops.gather(self.weight, ids, 0)
-
-
-def gelu(x: ms.Tensor) -> ms.Tensor:
-    """The exact (erf) GELU of torch's default; the tanh approximation differs by ~1e-3."""
-    return ops.gelu(x, approximate="none")

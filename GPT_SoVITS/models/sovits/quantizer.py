@@ -8,7 +8,7 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import nn, ops
 
-from .layers import zeros_parameter
+from ..layers import zeros_parameter
 
 
 class Codebook(nn.Cell):

@@ -11,7 +11,8 @@ import math
 import mindspore as ms
 from mindspore import nn, ops
 
-from .layers import Conv1d, Linear
+from ..layers import Linear
+from .layers import Conv1d
 
 STYLE_HIDDEN = 128
 STYLE_KERNEL = 5

@@ -18,7 +18,8 @@ from .compiled import BucketedGenerator, bucketed
 from .config import SSL_DIM, SV_EMBEDDING_DIM, SoVITSConfig
 from .flow import ResidualCouplingBlock
 from .generator import Generator, GeneratorDims
-from .layers import Conv1d, Linear, zeros_parameter
+from ..layers import Linear, zeros_parameter
+from .layers import Conv1d
 from .quantizer import ResidualVectorQuantizer
 from .style_encoder import MelStyleEncoder
 from .text_encoder import TextEncoder

@@ -10,7 +10,8 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from .attentions import Encoder
-from .layers import Conv1d, Embedding
+from ..layers import Embedding
+from .layers import Conv1d
 from .mrte import MRTE
 
 from .config import SSL_DIM

@@ -1,10 +1,10 @@
-"""Torch-named building blocks for the GPT and BERT cells, fast in MindSpore's op-by-op mode.
+"""Torch-named building blocks shared by every model (GPT, BERT, SoVITS, HuBERT).
 
 The cells keep PyTorch's parameter names and layouts (`weight` [out, in], `bias`), so a PyTorch state
 dict loads by a strict name match. They call `ops` primitives rather than `mint`: on the CPU backend
-`mint`'s LayerNorm and Embedding kernels are not registered and `mint.nn.functional.linear` costs
+`mint`'s LayerNorm, Embedding and GELU kernels are not registered, and `mint.nn.functional.linear` costs
 ~30x more than a 2-D `MatMul(transpose_b=True)` for a single decoding row. Parameters start at zero;
-real values come from a checkpoint.
+real values come from a checkpoint. (Convolutions live in `sovits/layers.py`.)
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Linear(nn.Cell):
 class LayerNorm(nn.Cell):
     """torch.nn.LayerNorm over the last axis: `weight`, `bias`."""
 
-    def __init__(self, channels: int, eps: float):
+    def __init__(self, channels: int, eps: float = 1e-5):
         super().__init__()
         self.weight = zeros_parameter(channels)
         self.bias = zeros_parameter(channels)
@@ -56,3 +56,8 @@ class Embedding(nn.Cell):
 
     def construct(self, ids: ms.Tensor) -> ms.Tensor:
         return ops.gather(self.weight, ids, 0)
+
+
+def gelu(x: ms.Tensor) -> ms.Tensor:
+    """The exact (erf) GELU of torch's default; the tanh approximation differs by ~1e-3."""
+    return ops.gelu(x, approximate="none")
