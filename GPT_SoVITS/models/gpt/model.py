@@ -17,9 +17,13 @@ from .cache import KVCache
 from .compiled import CompiledDecoding
 from .config import BERT_DIM, GPTConfig
 from ..layers import Embedding, Linear
+from .prefill import CompiledPrefill
 from .transformer import TransformerEncoder
 
 _INITIAL_POSITIONS = 4000  # the reference's table size; extended on demand like its extend_pe
+# Prefill lengths compiled at start-up: phonemes of prompt + target text (~20-150) plus the codes of a
+# 3-10 s reference clip (150-500) mostly land between 192 and 384 positions.
+WARM_PREFILL_LENGTHS = (256, 320)
 
 
 def sine_table(length: int, dim: int) -> np.ndarray:
@@ -71,6 +75,7 @@ class Text2SemanticDecoder(nn.Cell):
         self.h = TransformerEncoder(cfg)
         self.ar_predict_layer = Linear(cfg.hidden_dim, cfg.vocab_size, bias=False)
         self._compiled: CompiledDecoding | None = None  # built on the first compiled step
+        self._compiled_prefill: CompiledPrefill | None = None
 
     def embed_text(self, phoneme_ids: ms.Tensor, bert: ms.Tensor) -> ms.Tensor:
         """phoneme ids [T] int, BERT features [1024, T] -> [T, dim]."""
@@ -88,9 +93,14 @@ class Text2SemanticDecoder(nn.Cell):
     def prefill(self, text: ms.Tensor, audio: ms.Tensor | None, cache: KVCache) -> ms.Tensor:
         """Step 0 over `[text; audio prompt]`; fills the cache, returns the logits [1, vocab] of the last position."""
         xy = text if audio is None else ops.cat((text, audio), axis=0)
-        mask = ms.Tensor(prefill_mask(text.shape[0], 0 if audio is None else audio.shape[0]))
-        hidden = self.h.prefill(xy, mask, cache)
-        return self.ar_predict_layer(hidden[-1:])
+        mask = prefill_mask(text.shape[0], 0 if audio is None else audio.shape[0])
+        if self._compiled_decoding() is None:
+            return self.ar_predict_layer(self.h.prefill(xy, ms.Tensor(mask), cache)[-1:])
+        last, keys, values = self._compiled_prefill.run(xy, mask)
+        cache.extend(xy.shape[0])
+        for i, (k, v) in enumerate(zip(keys, values)):
+            cache.write(i, 0, k, v)
+        return self.ar_predict_layer(last)
 
     def step(self, audio: ms.Tensor, cache: KVCache) -> ms.Tensor:
         """One new audio position [1, dim] against the cache -> logits [1, vocab].
@@ -102,11 +112,13 @@ class Text2SemanticDecoder(nn.Cell):
             return compiled.step(audio, cache)
         return self.ar_predict_layer(self.h.step(audio, cache))
 
-    def warm_up(self, capacities: tuple[int, ...]) -> None:
-        """Compile the decoding step for these cache capacities ahead of the first request."""
+    def warm_up(self, capacities: tuple[int, ...], prefill_lengths: tuple[int, ...] = WARM_PREFILL_LENGTHS) -> None:
+        """Compile the decoding step for these cache capacities, and the prefill for these prompt
+        lengths, ahead of the first request."""
         compiled = self._compiled_decoding()
         if compiled is not None:
             compiled.warm_up(capacities)
+            self._compiled_prefill.warm_up(prefill_lengths)
 
     def _compiled_decoding(self) -> CompiledDecoding | None:
         from GPT_SoVITS.runtime import compiled_decoding
@@ -115,6 +127,7 @@ class Text2SemanticDecoder(nn.Cell):
             return None
         if self._compiled is None:
             self._compiled = CompiledDecoding(self)
+            self._compiled_prefill = CompiledPrefill(self)
         return self._compiled
 
 
