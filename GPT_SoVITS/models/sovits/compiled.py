@@ -17,9 +17,10 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from .generator import Generator
+from .generator import Generator, receptive_radius
 
 FRAME_BUCKET = 64  # latent frames (1.28 s of audio at 50 Hz); one graph per multiple reached
+WINDOW = 128  # latent frames decoded per call of the windowed generator's one graph
 
 
 def bucketed(frames: int) -> int:
@@ -56,4 +57,40 @@ class BucketedGenerator:
     def warm_up(self, frames: int, channels: int, gin_channels: int) -> None:
         """Compile the graph of this frame count's bucket now, so a request does not pay for it."""
         z = ms.Tensor(np.zeros((1, channels, frames), np.float32))
+        self(z, ms.Tensor(np.zeros((1, gin_channels, 1), np.float32))).asnumpy()
+
+
+class WindowedGenerator:
+    """`decoder(z [1, C, T], g) -> audio [1, 1, T * hop]`, window by window through ONE compiled graph.
+
+    Window k decodes latent frames [kW - R, kW + W + R) and keeps the audio of its central W frames; R is
+    the generator's receptive radius, so the kept samples never see the window's edges. Frames outside
+    the utterance are zeros under a zero mask, which is the reference's zero padding (see `Generator`).
+    Memory is that of one window whatever the length; the cost is 2R/W frames decoded twice."""
+
+    def __init__(self, generator: Generator, window: int = WINDOW):
+        self._graph = GeneratorGraph(generator)
+        self._hop = math.prod(generator.upsample_rates)
+        self.window = window
+        self.overlap = receptive_radius(generator.dims)
+
+    def __call__(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
+        b, channels, frames = z.shape
+        w, r = self.window, self.overlap
+        n_windows = max(1, -(-frames // w))
+        span = n_windows * w + 2 * r
+        latent = np.zeros((b, channels, span), np.float32)
+        latent[:, :, r:r + frames] = z.asnumpy()
+        mask = np.zeros((b, 1, span), np.float32)
+        mask[:, :, r:r + frames] = 1.0
+        pieces = []
+        for start in range(0, n_windows * w, w):  # `start` indexes `latent` at the window's left overlap
+            end = start + w + 2 * r
+            audio = self._graph(ms.Tensor(latent[:, :, start:end]), g, ms.Tensor(mask[:, :, start:end]))
+            pieces.append(audio.asnumpy()[:, :, r * self._hop:(r + w) * self._hop])
+        return ms.Tensor(np.concatenate(pieces, axis=-1)[:, :, :frames * self._hop])
+
+    def warm_up(self, channels: int, gin_channels: int) -> None:
+        """Compile the graph now (one window of zeros), so that the first request does not pay for it."""
+        z = ms.Tensor(np.zeros((1, channels, self.window), np.float32))
         self(z, ms.Tensor(np.zeros((1, gin_channels, 1), np.float32))).asnumpy()

@@ -12,6 +12,7 @@ The compiled decoder (`compiled.py`) uses it to share one graph between lengths.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mindspore as ms
@@ -37,6 +38,31 @@ class GeneratorDims:
 
 def same_padding(kernel_size: int, dilation: int = 1) -> int:
     return (kernel_size * dilation - dilation) // 2
+
+
+def receptive_radius(dims: GeneratorDims) -> int:
+    """Latent frames each side of a frame that can change its audio (the windowed decoder's overlap).
+
+    Each layer's reach in its own samples, divided by that stage's samples per latent frame, summed:
+    conv_pre (kernel 7), per stage the transposed conv (input sample m reaches outputs up to
+    max(padding, k - padding) / u input samples away) and the widest resblock (each conv (k-1)*d/2),
+    then conv_post (kernel 7). One frame more covers where a sample lies inside its frame."""
+    reach = same_padding(7)
+    per_frame = 1
+    for u, k in zip(dims.upsample_rates, dims.upsample_kernel_sizes):
+        padding = (k - u) // 2
+        reach += max(padding, k - padding) / u / per_frame
+        per_frame *= u
+        reach += max(_resblock_reach(dims.resblock, k, d)
+                     for k, d in zip(dims.resblock_kernel_sizes, dims.resblock_dilation_sizes)) / per_frame
+    reach += same_padding(7) / per_frame
+    return math.ceil(reach) + 1
+
+
+def _resblock_reach(resblock: str, kernel_size: int, dilations: tuple[int, ...]) -> int:
+    if resblock == "1":  # a dilated conv then a plain conv per dilation
+        return sum(same_padding(kernel_size, d) + same_padding(kernel_size) for d in dilations)
+    return sum(same_padding(kernel_size, d) for d in dilations[:2])
 
 
 def masked(x: ms.Tensor, mask: ms.Tensor | None) -> ms.Tensor:
@@ -84,6 +110,7 @@ class Generator(nn.Cell):
     def __init__(self, dims: GeneratorDims):
         super().__init__()
         c0 = dims.upsample_initial_channel
+        self.dims = dims
         self.n_kernels = len(dims.resblock_kernel_sizes)
         self.upsample_rates = dims.upsample_rates
         self.conv_pre = Conv1d(dims.initial_channel, c0, 7, padding=3)
