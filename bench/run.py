@@ -97,10 +97,12 @@ def bench_sovits() -> None:
     phones = rng.integers(0, 732, (1, 100))
     spec = np.abs(rng.standard_normal((1025, 250))).astype(np.float32)  # 5 s reference
     decode = lambda: sovits.model.decode(codes, phones, [spec], seed=0).asnumpy()  # noqa: E731
-    report("sovits.first_decode_10s", best_of(decode, 1), "s")  # compiles a bucket if compiled
+    report("sovits.first_decode_10s", best_of(decode, 1), "s")  # compiles the window graph if compiled
     seconds = best_of(decode, 2)
     report("sovits.decode_10s", seconds, "s")
     report("sovits.realtime_factor", seconds / 10.0, "x")
+    # The process's peak so far: the SoVITS figure when run alone (--only sovits).
+    report("sovits.peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
 
 
 def bench_bert() -> None:

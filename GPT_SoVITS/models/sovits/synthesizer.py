@@ -14,7 +14,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ... import runtime
-from .compiled import BucketedGenerator, bucketed
+from .compiled import WindowedGenerator
 from .config import SSL_DIM, SV_EMBEDDING_DIM, SoVITSConfig
 from .flow import ResidualCouplingBlock
 from .generator import Generator, GeneratorDims
@@ -69,25 +69,24 @@ class SynthesizerTrn(nn.Cell):
             self.sv_emb = Linear(SV_EMBEDDING_DIM, cfg.gin_channels)
             self.prelu = PReLU(cfg.gin_channels)
             self.ge_to512 = Linear(cfg.gin_channels, MRTE_GE_CHANNELS)
-        self._compiled_dec: BucketedGenerator | None = None  # built on first use, after the weights load
+        self._compiled_dec: WindowedGenerator | None = None  # built on first use, after the weights load
 
     def generate(self, z: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
-        """The generator `dec`: op by op, or compiled per length bucket (see `runtime.compiled_generator`)."""
+        """The generator `dec`: op by op, or window by window through one compiled graph
+        (see `runtime.compiled_generator`)."""
         if not runtime.compiled_generator():
             return self.dec(z, ge)
         return self._compiled_generator()(z, ge)
 
-    def warm_up(self, frame_counts: Sequence[int]) -> None:
-        """Compile the generator for the buckets of these latent frame counts (50 Hz) now, so that a
-        request does not wait for it (seconds per bucket at full size). No-op unless compiled."""
-        if not runtime.compiled_generator():
-            return
-        for frames in sorted({bucketed(n) for n in frame_counts}):
-            self._compiled_generator().warm_up(frames, self.cfg.inter_channels, self.cfg.gin_channels)
+    def warm_up(self, frame_counts: Sequence[int] = ()) -> None:
+        """Compile the generator's one window graph now, so that a request does not wait for it (seconds
+        at full size). Every length uses that graph, so `frame_counts` is not needed. No-op unless compiled."""
+        if runtime.compiled_generator():
+            self._compiled_generator().warm_up(self.cfg.inter_channels, self.cfg.gin_channels)
 
-    def _compiled_generator(self) -> BucketedGenerator:
+    def _compiled_generator(self) -> WindowedGenerator:
         if self._compiled_dec is None:
-            self._compiled_dec = BucketedGenerator(self.dec)
+            self._compiled_dec = WindowedGenerator(self.dec)
         return self._compiled_dec
 
     # -- semantic tokens ---------------------------------------------------------------------------
