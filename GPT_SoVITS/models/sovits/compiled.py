@@ -1,13 +1,14 @@
-"""The HiFi-GAN generator as compiled graphs (`mindspore.jit`), one per bucket of frame counts.
+"""The HiFi-GAN generator as ONE compiled graph (`mindspore.jit`) over a fixed window of latent frames.
 
-The generator is ~90% of SoVITS decoding. Compiled, its ~400 kernels run from one graph (about 1.4x
-faster on a CPU, and the form an Ascend NPU needs). A graph is specialised to its input shape, so the
-frame count is rounded up to a multiple of `FRAME_BUCKET`: the latent is zero-padded, the generator
-zeroes every activation past the true length (its `mask`), and the audio is cropped. The valid samples
-are then exactly those of the unpadded run. The weights are the generator's own cells (shared).
+The generator is ~90% of SoVITS decoding. Compiled, its ~400 kernels run from one graph (about 1.5x
+faster on a CPU, and the form an Ascend NPU needs). A graph is specialised to its input shape, so every
+length is decoded in windows of the same size: each window carries the generator's receptive radius of
+extra frames on both sides, frames past the utterance are zeros under the generator's zero `mask`, and
+only each window's central audio is kept. The result equals the op-by-op generator's to float32 noise.
+The weights are the generator's own cells (shared).
 
 Opt-in (`GPT_SOVITS_COMPILED_GENERATOR=1`, see `runtime.compiled_generator`): on MindSpore 2.10's CPU
-backend a compiled graph keeps every intermediate buffer alive, ~30 MB per latent frame and bucket.
+backend a compiled graph keeps every intermediate buffer alive, ~30 MB per latent frame of the window.
 """
 from __future__ import annotations
 
@@ -15,16 +16,11 @@ import math
 
 import numpy as np
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import nn
 
 from .generator import Generator, receptive_radius
 
-FRAME_BUCKET = 64  # latent frames (1.28 s of audio at 50 Hz); one graph per multiple reached
-WINDOW = 128  # latent frames decoded per call of the windowed generator's one graph
-
-
-def bucketed(frames: int) -> int:
-    return max(1, -(-frames // FRAME_BUCKET)) * FRAME_BUCKET
+WINDOW = 128  # latent frames kept per window (2.56 s): 2 x 13 overlap frames cost 20% more work; 64 cost 40%
 
 
 class GeneratorGraph(nn.Cell):
@@ -35,29 +31,6 @@ class GeneratorGraph(nn.Cell):
     @ms.jit
     def construct(self, x: ms.Tensor, g: ms.Tensor, mask: ms.Tensor) -> ms.Tensor:
         return self.dec(x, g, mask)
-
-
-class BucketedGenerator:
-    """`decoder(z [1, C, T], g [1, gin, 1]) -> audio [1, 1, T * hop]`, through a padded, compiled graph."""
-
-    def __init__(self, generator: Generator):
-        self._graph = GeneratorGraph(generator)
-        self._hop = math.prod(generator.upsample_rates)
-
-    def __call__(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
-        b, _, frames = z.shape
-        padded = bucketed(frames)
-        mask = np.zeros((b, 1, padded), np.float32)
-        mask[:, :, :frames] = 1.0
-        if padded > frames:
-            z = ops.pad(z, (0, padded - frames))
-        audio = self._graph(z, g, ms.Tensor(mask))
-        return audio[:, :, :frames * self._hop]
-
-    def warm_up(self, frames: int, channels: int, gin_channels: int) -> None:
-        """Compile the graph of this frame count's bucket now, so a request does not pay for it."""
-        z = ms.Tensor(np.zeros((1, channels, frames), np.float32))
-        self(z, ms.Tensor(np.zeros((1, gin_channels, 1), np.float32))).asnumpy()
 
 
 class WindowedGenerator:
