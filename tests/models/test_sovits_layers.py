@@ -9,6 +9,7 @@ from mindspore import ops
 from GPT_SoVITS.models.sovits.attentions import _absolute_to_relative, _relative_to_absolute
 from GPT_SoVITS.models.sovits.layers import Conv1d, ConvTranspose1d
 from GPT_SoVITS.models.sovits.text_encoder import linear_resize_matrix
+from GPT_SoVITS.models.sovits.time_major import TimeMajorConv1d, TimeMajorConvTranspose1d
 from GPT_SoVITS.models.sovits.weight_norm import fold_weight_norm
 
 rng = np.random.default_rng(0)
@@ -44,6 +45,36 @@ def test_conv_transpose1d_scatters_each_input_frame(c_in, c_out, k, stride):
         full[:, t * stride:t * stride + k] += np.einsum("iok,i->ok", w, x[0, :, t])
     expected = full[:, pad:full.shape[1] - pad] + b[:, None]
     np.testing.assert_allclose(conv(ms.Tensor(x.astype(np.float32))).asnumpy()[0], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("c_in,c_out,k,pad,dil,bias", [
+    (6, 4, 1, 0, 1, True), (6, 4, 3, 1, 1, True), (4, 4, 5, 10, 5, True), (5, 3, 7, 3, 1, False),
+    (3, 5, 11, 25, 5, True)])
+def test_time_major_conv1d_is_the_transposed_channel_major_conv(c_in, c_out, k, pad, dil, bias):
+    w, b = rng.standard_normal((c_out, c_in, k)), rng.standard_normal(c_out)
+    reference = Conv1d(c_in, c_out, k, 1, pad, dil, bias=bias)
+    time_major = TimeMajorConv1d(c_in, c_out, k, pad, dil, bias)
+    for cell in (reference, time_major):
+        _set(cell, weight=w, **({"bias": b} if bias else {}))
+    x = rng.standard_normal((2, c_in, 41)).astype(np.float32)
+    expected = reference(ms.Tensor(x)).asnumpy()
+    got = time_major(ms.Tensor(x.transpose(0, 2, 1))).asnumpy().transpose(0, 2, 1)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("c_in,c_out,k,stride", [(8, 4, 16, 10), (6, 3, 20, 10), (4, 2, 8, 2), (4, 2, 2, 2)])
+def test_time_major_conv_transpose1d_is_the_transposed_channel_major_one(c_in, c_out, k, stride):
+    pad = (k - stride) // 2
+    w, b = rng.standard_normal((c_in, c_out, k)), rng.standard_normal(c_out)
+    reference = ConvTranspose1d(c_in, c_out, k, stride, pad)
+    time_major = TimeMajorConvTranspose1d(c_in, c_out, k, stride, pad)
+    for cell in (reference, time_major):
+        _set(cell, weight=w, bias=b)
+    x = rng.standard_normal((2, c_in, 9)).astype(np.float32)
+    expected = reference(ms.Tensor(x)).asnumpy()
+    got = time_major(ms.Tensor(x.transpose(0, 2, 1))).asnumpy().transpose(0, 2, 1)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_weight_norm_axis_zero_is_the_transposed_convs_input_channel():
