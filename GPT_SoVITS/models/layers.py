@@ -58,6 +58,17 @@ class Embedding(nn.Cell):
         return ops.gather(self.weight, ids, 0)
 
 
+def zero_pad(x: ms.Tensor, axis: int, before: int, after: int) -> ms.Tensor:
+    """Zeros before and after one axis. A concatenation: MindSpore's CPU `ops.pad` is up to 30x slower."""
+    axis = axis % x.ndim
+
+    def zeros(size: int) -> ms.Tensor:
+        return ops.zeros(x.shape[:axis] + (size,) + x.shape[axis + 1:], x.dtype)
+
+    parts = ([zeros(before)] if before > 0 else []) + [x] + ([zeros(after)] if after > 0 else [])
+    return x if len(parts) == 1 else ops.concat(parts, axis=axis)
+
+
 def gelu(x: ms.Tensor) -> ms.Tensor:
     """The exact (erf) GELU of torch's default; the tanh approximation differs by ~1e-3."""
     return ops.gelu(x, approximate="none")

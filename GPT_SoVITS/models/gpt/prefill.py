@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import nn
+
+from ..layers import zero_pad
 
 PREFILL_BUCKET = 64  # positions; one graph per multiple that a prompt reaches
 
@@ -61,7 +63,7 @@ class CompiledPrefill:
         """xy [S, dim], additive mask [S, S] -> the last real row's hidden state [1, dim], keys, values [H, S, Dh]."""
         length = xy.shape[0]
         size = bucketed(length)
-        padded = ops.pad(xy, (0, 0, 0, size - length)) if size > length else xy
+        padded = zero_pad(xy, 0, 0, size - length)
         hidden, keys, values = self._graph(size)(padded, ms.Tensor(padded_mask(mask, size)))
         return hidden[length - 1: length], [k[:, :length] for k in keys], [v[:, :length] for v in values]
 

@@ -10,7 +10,7 @@ import math
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..layers import zeros_parameter
+from ..layers import zero_pad, zeros_parameter
 from .layers import Conv1d
 
 
@@ -75,23 +75,23 @@ class MultiHeadAttention(nn.Cell):
         pad = max(length - (w + 1), 0)
         start = max((w + 1) - length, 0)
         if pad > 0:
-            table = ops.pad(table, (0, 0, pad, pad))
+            table = zero_pad(table, 1, pad, pad)
         return table[:, start:start + 2 * length - 1]
 
 
 def _relative_to_absolute(x: ms.Tensor) -> ms.Tensor:
     """[B, H, L, 2L-1] indexed by offset -> [B, H, L, L] indexed by key position (pad-and-reshape skew)."""
     b, h, length, _ = x.shape
-    x = ops.pad(x, (0, 1)).reshape(b, h, length * 2 * length)
-    x = ops.pad(x, (0, length - 1)).reshape(b, h, length + 1, 2 * length - 1)
+    x = zero_pad(x, -1, 0, 1).reshape(b, h, length * 2 * length)
+    x = zero_pad(x, -1, 0, length - 1).reshape(b, h, length + 1, 2 * length - 1)
     return x[:, :, :length, length - 1:]
 
 
 def _absolute_to_relative(x: ms.Tensor) -> ms.Tensor:
     """[B, H, L, L] -> [B, H, L, 2L-1], the inverse skew of `_relative_to_absolute`."""
     b, h, length, _ = x.shape
-    x = ops.pad(x, (0, length - 1)).reshape(b, h, length * (2 * length - 1))
-    x = ops.pad(x, (length, 0)).reshape(b, h, length, 2 * length)
+    x = zero_pad(x, -1, 0, length - 1).reshape(b, h, length * (2 * length - 1))
+    x = zero_pad(x, -1, length, 0).reshape(b, h, length, 2 * length)
     return x[:, :, :, 1:]
 
 
@@ -105,7 +105,7 @@ class FFN(nn.Cell):
         self.pad = ((kernel_size - 1) // 2, kernel_size // 2)
 
     def _same(self, x: ms.Tensor) -> ms.Tensor:
-        return ops.pad(x, self.pad) if self.pad != (0, 0) else x
+        return zero_pad(x, -1, *self.pad)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
         x = ops.relu(self.conv_1(self._same(x)))

@@ -72,6 +72,12 @@ def masked(x: ms.Tensor, mask: ms.Tensor | None) -> ms.Tensor:
     return x if mask is None else x * mask
 
 
+def channel_mask(mask: ms.Tensor | None, channels: int) -> ms.Tensor | None:
+    """A time-major frame mask [B, T, 1] repeated over `channels`: multiplying by a tensor of the same
+    shape is ~5x cheaper on the CPU backend than a broadcast over the channel axis."""
+    return None if mask is None else ops.tile(mask, (1, 1, channels))
+
+
 def upsample_mask(mask: ms.Tensor, rate: int) -> ms.Tensor:
     """A time-major frame mask [B, T, 1] at `rate` times the resolution: [B, T * rate, 1]."""
     b, t, c = mask.shape
@@ -136,15 +142,17 @@ class Generator(nn.Cell):
             mask = mask.transpose(0, 2, 1)
         if self.cond is not None and g is not None:
             x = x + self.cond(g.transpose(0, 2, 1))  # [B, 1, C]: the same for every frame
-        x = masked(x, mask)
+        x = masked(x, channel_mask(mask, x.shape[2]))
         for i, up in enumerate(self.ups):
             if mask is not None:
                 mask = upsample_mask(mask, self.upsample_rates[i])
-            x = masked(up(ops.leaky_relu(x, LRELU_SLOPE)), mask)
+            x = up(ops.leaky_relu(x, LRELU_SLOPE))
+            stage_mask = channel_mask(mask, x.shape[2])
+            x = masked(x, stage_mask)
             # Indexed, not sliced: a CellList slice is a new CellList, which renames the parameters.
-            xs = self.resblocks[i * self.n_kernels](x, mask)
+            xs = self.resblocks[i * self.n_kernels](x, stage_mask)
             for j in range(1, self.n_kernels):
-                xs = xs + self.resblocks[i * self.n_kernels + j](x, mask)
+                xs = xs + self.resblocks[i * self.n_kernels + j](x, stage_mask)
             x = xs * (1.0 / self.n_kernels)  # a broadcast division costs ~15x more on the CPU
         audio = ops.tanh(self.conv_post(ops.leaky_relu(x, FINAL_LRELU_SLOPE)))  # [B, T * hop, 1]
         return audio.reshape(audio.shape[0], 1, -1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..layers import zeros_parameter
+from ..layers import zero_pad, zeros_parameter
 
 
 class Conv1d(nn.Cell):
@@ -40,7 +40,7 @@ class Conv1d(nn.Cell):
             g = self.groups
             w = self.weight.reshape(g, self.out_channels // g, rows // g)
             y = ops.matmul(w, cols.reshape(b, g, rows // g, n)).reshape(b, self.out_channels, n)
-        return y if self.bias is None else y + self.bias.reshape(1, -1, 1)
+        return y if self.bias is None else ops.bias_add(y, self.bias)  # channel axis 1; `+` broadcasts slowly
 
 
 class ConvTranspose1d(nn.Cell):
@@ -64,14 +64,14 @@ class ConvTranspose1d(nn.Cell):
         k, s, m = self.kernel_size, self.stride, self.n_blocks
         taps = ops.matmul(self.weight.reshape(c, -1).T, x).reshape(b, self.out_channels, k, t)
         if m * s > k:
-            taps = ops.pad(taps, (0, 0, 0, m * s - k))
+            taps = zero_pad(taps, 2, 0, m * s - k)
         taps = taps.reshape(b, self.out_channels, m, s, t)
         full = None
         for j in range(m):  # block j lands j input frames later
             block = taps[:, :, j]
             if m > 1:
-                block = ops.pad(block, (j, m - 1 - j))
+                block = zero_pad(block, -1, j, m - 1 - j)
             full = block if full is None else full + block
         full = full.transpose(0, 1, 3, 2).reshape(b, self.out_channels, (t + m - 1) * s)
         n_out = (t - 1) * s - 2 * self.padding + k
-        return full[:, :, self.padding:self.padding + n_out] + self.bias.reshape(1, -1, 1)
+        return ops.bias_add(full[:, :, self.padding:self.padding + n_out], self.bias)

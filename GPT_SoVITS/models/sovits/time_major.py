@@ -17,18 +17,12 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..layers import zeros_parameter
+from ..layers import zero_pad, zeros_parameter
 
 
 def pad_time(x: ms.Tensor, left: int, right: int) -> ms.Tensor:
     """Zeros before and after axis 1 (time) of a [B, T, ...] tensor."""
-    parts = []
-    if left:
-        parts.append(ops.zeros((x.shape[0], left) + x.shape[2:], x.dtype))
-    parts.append(x)
-    if right:
-        parts.append(ops.zeros((x.shape[0], right) + x.shape[2:], x.dtype))
-    return parts[0] if len(parts) == 1 else ops.concat(parts, axis=1)
+    return zero_pad(x, 1, left, right)
 
 
 def _matmul_rows(x: ms.Tensor, w: ms.Tensor, bias: ms.Tensor | None = None) -> ms.Tensor:
