@@ -16,7 +16,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from .layers import Embedding, LayerNorm, Linear
+from .layers import Embedding, LayerNorm, Linear, gelu
 
 BERT_FEATURE_DIM = 1024  # what the GPT's bert_proj expects
 HIDDEN_STATE_FROM_END = 3  # get_bert_feature takes hidden_states[-3:-2]
@@ -105,7 +105,7 @@ class BertIntermediate(nn.Cell):
         self.dense = Linear(cfg.hidden_size, cfg.intermediate_size)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
-        return ops.gelu(self.dense(x), approximate="none")  # BERT's "gelu" is the exact erf form
+        return gelu(self.dense(x))  # BERT's "gelu" is the exact erf form
 
 
 class BertLayer(nn.Cell):

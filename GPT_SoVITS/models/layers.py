@@ -13,6 +13,9 @@ import mindspore as ms
 from mindspore import nn, ops
 
 
+SQRT_HALF = 0.7071067811865476
+
+
 def zeros_parameter(*shape: int) -> ms.Parameter:
     return ms.Parameter(ms.Tensor(np.zeros(shape, dtype=np.float32)))
 
@@ -30,7 +33,7 @@ class Linear(nn.Cell):
         flat = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         y = self._matmul(flat, self.weight)
         if self.bias is not None:
-            y = y + self.bias
+            y = ops.bias_add(y, self.bias)  # a broadcast `+` costs several times more on the CPU backend
         return y if x.ndim == 2 else y.reshape(*x.shape[:-1], -1)
 
 
@@ -70,5 +73,6 @@ def zero_pad(x: ms.Tensor, axis: int, before: int, after: int) -> ms.Tensor:
 
 
 def gelu(x: ms.Tensor) -> ms.Tensor:
-    """The exact (erf) GELU of torch's default; the tanh approximation differs by ~1e-3."""
-    return ops.gelu(x, approximate="none")
+    """The exact (erf) GELU of torch's default, written as torch computes it: x * 0.5 * (1 + erf(x / sqrt 2)).
+    (The tanh approximation differs by ~1e-3; MindSpore's own exact `ops.gelu` is ~3x slower on the CPU.)"""
+    return x * 0.5 * (1.0 + ops.erf(x * SQRT_HALF))
