@@ -2,9 +2,10 @@
 
 The first request would otherwise pay for lazy start-up work: the frontend's dictionaries (jieba,
 pypinyin, the English g2p and tagger), MindSpore's first-call kernel set-up in every model, and the
-compilation of the GPT decoding step (~2 s per cache capacity). `warm_up` does that work at start-up
-on throw-away inputs (a synthetic clip, two tiny sentences) and reports what each part cost. No part
-is fatal: a failure is logged and the request that needs that part simply pays for it later.
+compilation of the GPT decoding step (~8 s per cache capacity at full size) and of the SoVITS
+generator's window graph (~7 s). `warm_up` does that work at start-up on throw-away inputs (a
+synthetic clip, two tiny sentences) and reports what each part cost. No part is fatal: a failure is
+logged and the request that needs that part simply pays for it later.
 """
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from .text_features import text_features
 log = logging.getLogger("GPT_SoVITS.pipeline.warmup")
 
 WARM_TEXTS = (("你好，世界。", "all_zh"), ("Hello world.", "en"))
-# Decoding-step graphs to compile: a prompt (~20-150 phones + ~125-250 codes of a 5-10 s clip) plus
-# the 256 positions reserved after the prefill lands in the 512 bucket; short ones in 256.
-WARM_CAPACITIES = (256, 512)
+# Decoding-step graphs to compile: a prompt (~20-150 phones + ~125-250 codes of a 5-10 s clip) plus a
+# segment's answer fits the smallest graph (gpt/compiled.py's MIN_CAPACITY); longer ones compile on demand.
+WARM_CAPACITIES = (512,)
 CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
 GPT_STEPS = 2
 BERT_LENGTHS = (30, 62)  # token counts that land in the BERT graph's first two 32-token buckets

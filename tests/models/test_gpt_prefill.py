@@ -1,8 +1,9 @@
 """The compiled prefill pads to a length bucket; padding must not change the real rows.
 
 For every `gpt/<version>` golden checkpoint, prompts cut from the folder's inputs to lengths on both
-sides of a bucket edge are prefilled compiled and op by op (`GPT_SOVITS_EAGER=1`): the logits and the
-cached keys and values must agree, and the cache must hold exactly the real positions.
+sides of a bucket edge are prefilled compiled (`GPT_SOVITS_COMPILED_PREFILL=1`, off by default on the
+CPU) and op by op (`GPT_SOVITS_EAGER=1`): the logits and the cached keys and values must agree, and
+the cache must hold exactly the real positions.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ ATOL = 1e-5  # the parity tests' tolerance on logits
 
 def prefill(model, text, audio, eager: bool, monkeypatch) -> tuple[np.ndarray, list[np.ndarray], int]:
     monkeypatch.setenv("GPT_SOVITS_EAGER", "1" if eager else "0")
+    monkeypatch.setenv("GPT_SOVITS_COMPILED_PREFILL", "0" if eager else "1")
     cache = model.new_cache(text.shape[0] + audio.shape[0] + 8)
     logits = model.prefill(text, audio, cache).asnumpy()
     return logits, [k.asnumpy()[:, : cache.length] for k in cache.keys], cache.length
@@ -40,3 +42,22 @@ def test_padded_prefill_matches_op_by_op(version, monkeypatch):
         np.testing.assert_allclose(compiled, eager, rtol=0, atol=ATOL)
         for got, want in zip(compiled_keys, eager_keys):
             np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
+
+
+def test_prefill_is_compiled_only_where_it_pays(monkeypatch):
+    from GPT_SoVITS import runtime
+
+    monkeypatch.delenv("GPT_SOVITS_COMPILED_PREFILL", raising=False)
+    monkeypatch.delenv("GPT_SOVITS_EAGER", raising=False)
+    monkeypatch.setattr(runtime, "_configured", runtime.Runtime("CPU", 0))
+    assert not runtime.compiled_prefill()  # ~5% faster on a CPU for ~3 s of compilation per bucket
+    monkeypatch.setattr(runtime, "_configured", runtime.Runtime("Ascend", 0))
+    assert runtime.compiled_prefill()
+    monkeypatch.setenv("GPT_SOVITS_EAGER", "1")
+    assert not runtime.compiled_prefill()
+    monkeypatch.setenv("GPT_SOVITS_EAGER", "0")
+    monkeypatch.setenv("GPT_SOVITS_COMPILED_PREFILL", "0")
+    assert not runtime.compiled_prefill()
+    monkeypatch.setattr(runtime, "_configured", runtime.Runtime("CPU", 0))
+    monkeypatch.setenv("GPT_SOVITS_COMPILED_PREFILL", "1")
+    assert runtime.compiled_prefill()

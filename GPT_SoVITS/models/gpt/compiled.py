@@ -4,7 +4,8 @@ Op by op, a 24-layer step launches ~400 kernels from Python; compiled, the same 
 graph, ~3x faster on a CPU and the form an Ascend NPU needs. The graph owns the key/value buffers as
 Parameters `[heads, capacity, head_dim]` and writes each new position in place (`ScatterNdUpdate`);
 the position and the additive mask are inputs, so no length ever triggers a recompile. Capacities are
-rounded up to `CAPACITY_BUCKET`, so utterances of similar length share one graph. The weights are the
+rounded up to `CAPACITY_BUCKET`, and never below `MIN_CAPACITY`, so utterances of similar length share
+one graph and the one graph compiled at warm-up serves any prompt plus answer up to 512 positions. The weights are the
 model's own cells (shared, not copied).
 """
 from __future__ import annotations
@@ -16,10 +17,13 @@ from mindspore import nn, ops
 from .cache import KVCache
 
 CAPACITY_BUCKET = 256  # positions; one graph per multiple that decoding reaches
+# A 10 s clip's prompt (~250 codes) plus its phones and a segment's answer fits; each graph costs ~8 s
+# of compilation on a 2-core CPU, and masked positions cost almost nothing in a step.
+MIN_CAPACITY = 512
 
 
 def bucketed(capacity: int) -> int:
-    return -(-capacity // CAPACITY_BUCKET) * CAPACITY_BUCKET
+    return max(MIN_CAPACITY, -(-capacity // CAPACITY_BUCKET) * CAPACITY_BUCKET)
 
 
 class StepGraph(nn.Cell):

@@ -94,9 +94,10 @@ class Text2SemanticDecoder(nn.Cell):
         """Step 0 over `[text; audio prompt]`; fills the cache, returns the logits [1, vocab] of the last position."""
         xy = text if audio is None else ops.cat((text, audio), axis=0)
         mask = prefill_mask(text.shape[0], 0 if audio is None else audio.shape[0])
-        if self._compiled_decoding() is None:
+        prefill = self._compiled_prefill_graphs()
+        if prefill is None:
             return self.ar_predict_layer(self.h.prefill(xy, ms.Tensor(mask), cache)[-1:])
-        last, keys, values = self._compiled_prefill.run(xy, mask)
+        last, keys, values = prefill.run(xy, mask)
         cache.extend(xy.shape[0])
         for i, (k, v) in enumerate(zip(keys, values)):
             cache.write(i, 0, k, v)
@@ -118,7 +119,9 @@ class Text2SemanticDecoder(nn.Cell):
         compiled = self._compiled_decoding()
         if compiled is not None:
             compiled.warm_up(capacities)
-            self._compiled_prefill.warm_up(prefill_lengths)
+        prefill = self._compiled_prefill_graphs()
+        if prefill is not None:
+            prefill.warm_up(prefill_lengths)
 
     def _compiled_decoding(self) -> CompiledDecoding | None:
         from GPT_SoVITS.runtime import compiled_decoding
@@ -127,8 +130,16 @@ class Text2SemanticDecoder(nn.Cell):
             return None
         if self._compiled is None:
             self._compiled = CompiledDecoding(self)
-            self._compiled_prefill = CompiledPrefill(self)
         return self._compiled
+
+    def _compiled_prefill_graphs(self) -> CompiledPrefill | None:
+        from GPT_SoVITS.runtime import compiled_prefill
+
+        if not compiled_prefill():
+            return None
+        if self._compiled_prefill is None:
+            self._compiled_prefill = CompiledPrefill(self)
+        return self._compiled_prefill
 
 
 def prefill_mask(text_len: int, audio_len: int) -> np.ndarray:
