@@ -16,7 +16,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from .layers import Embedding, LayerNorm, Linear, gelu
+from .layers import Embedding, LayerNorm, Linear, gelu, to_stored_layout
 
 BERT_FEATURE_DIM = 1024  # what the GPT's bert_proj expects
 HIDDEN_STATE_FROM_END = 3  # get_bert_feature takes hidden_states[-3:-2]
@@ -61,9 +61,9 @@ class BertSelfAttention(nn.Cell):
         super().__init__()
         self.heads = cfg.num_attention_heads
         self.scale = 1.0 / math.sqrt(cfg.hidden_size // self.heads)
-        self.query = Linear(cfg.hidden_size, cfg.hidden_size)
-        self.key = Linear(cfg.hidden_size, cfg.hidden_size)
-        self.value = Linear(cfg.hidden_size, cfg.hidden_size)
+        self.query = Linear(cfg.hidden_size, cfg.hidden_size, store_transposed=True)
+        self.key = Linear(cfg.hidden_size, cfg.hidden_size, store_transposed=True)
+        self.value = Linear(cfg.hidden_size, cfg.hidden_size, store_transposed=True)
 
     def _heads(self, x: ms.Tensor) -> ms.Tensor:
         batch, length, width = x.shape
@@ -82,7 +82,7 @@ class BertResidualOutput(nn.Cell):
 
     def __init__(self, in_features: int, cfg: BertConfig):
         super().__init__()
-        self.dense = Linear(in_features, cfg.hidden_size)
+        self.dense = Linear(in_features, cfg.hidden_size, store_transposed=True)
         self.LayerNorm = LayerNorm(cfg.hidden_size, cfg.layer_norm_eps)
 
     def construct(self, x: ms.Tensor, residual: ms.Tensor) -> ms.Tensor:
@@ -102,7 +102,7 @@ class BertAttention(nn.Cell):
 class BertIntermediate(nn.Cell):
     def __init__(self, cfg: BertConfig):
         super().__init__()
-        self.dense = Linear(cfg.hidden_size, cfg.intermediate_size)
+        self.dense = Linear(cfg.hidden_size, cfg.intermediate_size, store_transposed=True)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
         return gelu(self.dense(x))  # BERT's "gelu" is the exact erf form
@@ -223,7 +223,7 @@ class ChineseBert:
         loaded = load_hf_folder(folder)
         self.config = BertConfig.from_dict(loaded.config)
         self.model = BertModel(self.config)
-        load_into(self.model, encoder_state(loaded.state), source=str(folder))
+        load_into(self.model, to_stored_layout(self.model, encoder_state(loaded.state)), source=str(folder))
         self.model.set_train(False)
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,8 @@ real values come from a checkpoint. (Convolutions live in `sovits/layers.py`.)
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
@@ -21,13 +23,20 @@ def zeros_parameter(*shape: int) -> ms.Parameter:
 
 
 class Linear(nn.Cell):
-    """torch.nn.Linear: `weight` [out, in], optional `bias` [out]; any number of leading axes."""
+    """torch.nn.Linear: `weight` [out, in], optional `bias` [out]; any number of leading axes.
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+    `store_transposed=True` keeps `weight` as [in, out] instead (load with `to_stored_layout`): on the CPU
+    backend a product with 16-64 rows runs 2-5x faster against a weight in that layout than against
+    a transposed [out, in] one (equal for a single row or hundreds), which is BERT's case.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, store_transposed: bool = False):
         super().__init__()
-        self.weight = zeros_parameter(out_features, in_features)
+        self.store_transposed = store_transposed
+        shape = (in_features, out_features) if store_transposed else (out_features, in_features)
+        self.weight = zeros_parameter(*shape)
         self.bias = zeros_parameter(out_features) if bias else None
-        self._matmul = ops.MatMul(transpose_b=True)
+        self._matmul = ops.MatMul(transpose_b=not store_transposed)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
         flat = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
@@ -35,6 +44,13 @@ class Linear(nn.Cell):
         if self.bias is not None:
             y = ops.bias_add(y, self.bias)  # a broadcast `+` costs several times more on the CPU backend
         return y if x.ndim == 2 else y.reshape(*x.shape[:-1], -1)
+
+
+def to_stored_layout(cell: nn.Cell, state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A PyTorch-layout state dict with the weights of `store_transposed` Linears transposed to [in, out]."""
+    transposed = {f"{prefix}.weight" if prefix else "weight"
+                  for prefix, sub in cell.cells_and_names() if isinstance(sub, Linear) and sub.store_transposed}
+    return {name: (np.asarray(value).T if name in transposed else value) for name, value in state.items()}
 
 
 class LayerNorm(nn.Cell):
