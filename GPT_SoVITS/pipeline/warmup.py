@@ -24,8 +24,9 @@ log = logging.getLogger("GPT_SoVITS.pipeline.warmup")
 
 WARM_TEXTS = (("你好，世界。", "all_zh"), ("Hello world.", "en"))
 # Decoding-step graphs to compile: a prompt (~20-150 phones + ~125-250 codes of a 5-10 s clip) plus a
-# segment's answer fits the smallest graph (gpt/compiled.py's MIN_CAPACITY); longer ones compile on demand.
-WARM_CAPACITIES = (512,)
+# segment's answer fits the smallest graph (gpt/compiled.py's MIN_CAPACITY); an uncut ~10 s sentence
+# needs the next one. Longer ones compile on demand (~3 s each on 2 cores).
+WARM_CAPACITIES = (512, 768)
 CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
 GPT_STEPS = 2
 BERT_LENGTHS = (30, 62)  # token counts that land in the BERT graph's first two 32-token buckets
