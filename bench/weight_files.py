@@ -18,7 +18,9 @@ SEGMENT_SECONDS = 1.2  # early stop = 50 x max_sec = 60 tokens (2.4 s of audio),
 
 
 def _state(cell) -> dict:
-    return {name: param.asnumpy() for name, param in cell.parameters_and_names()}
+    from GPT_SoVITS.models.layers import to_torch_layout
+
+    return to_torch_layout(cell, {name: param.asnumpy() for name, param in cell.parameters_and_names()})
 
 
 def _hf_folder(folder: Path, config: dict, state: dict, extra_files: tuple[Path, ...] = ()) -> Path:

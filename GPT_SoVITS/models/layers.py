@@ -53,6 +53,11 @@ def to_stored_layout(cell: nn.Cell, state: Mapping[str, np.ndarray]) -> dict[str
     return {name: (np.asarray(value).T if name in transposed else value) for name, value in state.items()}
 
 
+def to_torch_layout(cell: nn.Cell, state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The inverse of `to_stored_layout`: a state dict read off `cell`, in PyTorch's layouts."""
+    return to_stored_layout(cell, state)  # transposing a matrix twice gives it back
+
+
 class LayerNorm(nn.Cell):
     """torch.nn.LayerNorm over the last axis: `weight`, `bias`."""
 

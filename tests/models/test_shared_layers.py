@@ -6,7 +6,7 @@ import mindspore as ms
 import pytest
 from mindspore import nn
 
-from GPT_SoVITS.models.layers import Linear, gelu, to_stored_layout, zero_pad
+from GPT_SoVITS.models.layers import Linear, gelu, to_stored_layout, to_torch_layout, zero_pad
 
 rng = np.random.default_rng(0)
 
@@ -30,6 +30,8 @@ def test_linear_in_either_stored_layout_is_x_wt_plus_b(rows):
     expected = x.astype(np.float64) @ w.T + b
     for layer in (net.plain, net.fast):
         np.testing.assert_allclose(layer(ms.Tensor(x)).asnumpy(), expected, atol=1e-4)
+    read_back = to_torch_layout(net, {n: p.asnumpy() for n, p in net.parameters_and_names()})
+    np.testing.assert_allclose(read_back["fast.weight"], w, atol=1e-6)  # what a writer of torch files needs
     batched = net.fast(ms.Tensor(x.reshape(1, rows, 40))).asnumpy()
     np.testing.assert_allclose(batched[0], expected, atol=1e-4)
 
