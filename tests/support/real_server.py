@@ -59,7 +59,11 @@ class RealServer:
         """Block until /healthz reports the models loaded (or their loading failed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            health = httpx.get(self.url + "/healthz", timeout=5.0).json()
+            try:
+                # Graph compilation during the warm-up holds the GIL, so the server can pause for seconds.
+                health = httpx.get(self.url + "/healthz", timeout=30.0).json()
+            except httpx.TimeoutException:
+                continue
             state = health.get("state")
             if state in ("ready", "failed"):
                 return health
