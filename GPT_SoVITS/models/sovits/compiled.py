@@ -1,14 +1,14 @@
 """The HiFi-GAN generator as ONE compiled graph (`mindspore.jit`) over a fixed window of latent frames.
 
-The generator is ~90% of SoVITS decoding. Compiled, its ~400 kernels run from one graph (about 1.2x
-faster on a CPU, and the form an Ascend NPU needs). A graph is specialised to its input shape, so every
+The generator is ~90% of SoVITS decoding. Compiled, its ~400 kernels run from one graph, the form an
+Ascend NPU needs. A graph is specialised to its input shape, so every
 length is decoded in windows of the same size: each window carries the generator's receptive radius of
 extra frames on both sides, frames past the utterance are zeros under the generator's zero `mask`, and
 only each window's central audio is kept. The result equals the op-by-op generator's to float32 noise.
 The weights are the generator's own cells (shared).
 
-The default with compiled decoding (`runtime.compiled_generator`; `GPT_SOVITS_COMPILED_GENERATOR=0` turns it
-off). Time-major convolutions and same-shape masks keep its buffers to ~0.3 GB more than op by op.
+Used where `runtime.compiled_generator()` says so: by default everywhere but on the CPU, where the
+convolutions are oneDNN kernels either way and op by op is as fast without the compilation.
 """
 from __future__ import annotations
 

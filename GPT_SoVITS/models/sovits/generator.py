@@ -5,9 +5,6 @@ padding (k - u) // 2, channels halved) and the average of the multi-receptive-fi
 finally leaky ReLU (torch's default slope 0.01), conv_post without bias and tanh. v2ProPlus differs
 from v2Pro only through these config values (initial channels, first kernel size).
 
-Inside, tensors are time-major [B, T, C] (see `time_major.py`: that layout makes the convolutions much
-faster on a CPU); the interface stays channel-major like the rest of SoVITS.
-
 `mask` (optional, [B, 1, T] of 0/1 per input frame) lets a longer, zero-padded input give exactly the
 output of the unpadded one: every convolution's output is zeroed past the true length, so the next
 convolution reads zeros there, as the reference's zero padding, and bias or leakage never spread back.
@@ -21,7 +18,7 @@ from dataclasses import dataclass
 import mindspore as ms
 from mindspore import nn, ops
 
-from .time_major import TimeMajorConv1d, TimeMajorConvTranspose1d
+from .layers import Conv1d, ConvTranspose1d
 
 LRELU_SLOPE = 0.1
 FINAL_LRELU_SLOPE = 0.01  # F.leaky_relu's default, used once before conv_post
@@ -73,15 +70,15 @@ def masked(x: ms.Tensor, mask: ms.Tensor | None) -> ms.Tensor:
 
 
 def channel_mask(mask: ms.Tensor | None, channels: int) -> ms.Tensor | None:
-    """A time-major frame mask [B, T, 1] repeated over `channels`: multiplying by a tensor of the same
-    shape is ~5x cheaper on the CPU backend than a broadcast over the channel axis."""
-    return None if mask is None else ops.tile(mask, (1, 1, channels))
+    """A frame mask [B, 1, T] repeated over `channels`: multiplying by a tensor of the same shape is ~5x
+    cheaper on the CPU backend than a broadcast over the channel axis."""
+    return None if mask is None else ops.tile(mask, (1, channels, 1))
 
 
 def upsample_mask(mask: ms.Tensor, rate: int) -> ms.Tensor:
-    """A time-major frame mask [B, T, 1] at `rate` times the resolution: [B, T * rate, 1]."""
-    b, t, c = mask.shape
-    return ops.broadcast_to(mask.expand_dims(2), (b, t, rate, c)).reshape(b, t * rate, c)
+    """A frame mask [B, 1, T] at `rate` times the resolution: [B, 1, T * rate]."""
+    b, c, t = mask.shape
+    return ops.broadcast_to(mask.expand_dims(3), (b, c, t, rate)).reshape(b, c, t * rate)
 
 
 class ResBlock1(nn.Cell):
@@ -89,10 +86,10 @@ class ResBlock1(nn.Cell):
 
     def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...]):
         super().__init__()
-        self.convs1 = nn.CellList([TimeMajorConv1d(channels, channels, kernel_size, dilation=d,
+        self.convs1 = nn.CellList([Conv1d(channels, channels, kernel_size, dilation=d,
                                           padding=same_padding(kernel_size, d)) for d in dilations])
         self.convs2 = nn.CellList([
-            TimeMajorConv1d(channels, channels, kernel_size, padding=same_padding(kernel_size))
+            Conv1d(channels, channels, kernel_size, padding=same_padding(kernel_size))
             for _ in dilations])
 
     def construct(self, x: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
@@ -107,7 +104,7 @@ class ResBlock2(nn.Cell):
 
     def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...]):
         super().__init__()
-        self.convs = nn.CellList([TimeMajorConv1d(channels, channels, kernel_size, dilation=d,
+        self.convs = nn.CellList([Conv1d(channels, channels, kernel_size, dilation=d,
                                          padding=same_padding(kernel_size, d)) for d in dilations[:2]])
 
     def construct(self, x: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
@@ -123,36 +120,33 @@ class Generator(nn.Cell):
         self.dims = dims
         self.n_kernels = len(dims.resblock_kernel_sizes)
         self.upsample_rates = dims.upsample_rates
-        self.conv_pre = TimeMajorConv1d(dims.initial_channel, c0, 7, padding=3)
+        self.conv_pre = Conv1d(dims.initial_channel, c0, 7, padding=3)
         self.ups = nn.CellList([
-            TimeMajorConvTranspose1d(c0 // 2 ** i, c0 // 2 ** (i + 1), k, u, padding=(k - u) // 2)
+            ConvTranspose1d(c0 // 2 ** i, c0 // 2 ** (i + 1), k, u, padding=(k - u) // 2)
             for i, (u, k) in enumerate(zip(dims.upsample_rates, dims.upsample_kernel_sizes))])
         block = ResBlock1 if dims.resblock == "1" else ResBlock2
         self.resblocks = nn.CellList([
             block(c0 // 2 ** (i + 1), k, tuple(d))
             for i in range(len(dims.upsample_rates))
             for k, d in zip(dims.resblock_kernel_sizes, dims.resblock_dilation_sizes)])
-        self.conv_post = TimeMajorConv1d(c0 // 2 ** len(dims.upsample_rates), 1, 7, padding=3, bias=False)
-        self.cond = TimeMajorConv1d(dims.gin_channels, c0, 1) if dims.gin_channels else None
+        self.conv_post = Conv1d(c0 // 2 ** len(dims.upsample_rates), 1, 7, padding=3, bias=False)
+        self.cond = Conv1d(dims.gin_channels, c0, 1) if dims.gin_channels else None
 
     def construct(self, x: ms.Tensor, g: ms.Tensor | None = None, mask: ms.Tensor | None = None) -> ms.Tensor:
         """x [B, inter, T] -> audio [B, 1, T * prod(upsample_rates)]; `mask` [B, 1, T], see above."""
-        x = self.conv_pre(x.transpose(0, 2, 1))
-        if mask is not None:
-            mask = mask.transpose(0, 2, 1)
+        x = self.conv_pre(x)
         if self.cond is not None and g is not None:
-            x = x + self.cond(g.transpose(0, 2, 1))  # [B, 1, C]: the same for every frame
-        x = masked(x, channel_mask(mask, x.shape[2]))
+            x = x + self.cond(g)  # [B, C, 1]: the same for every frame
+        x = masked(x, channel_mask(mask, x.shape[1]))
         for i, up in enumerate(self.ups):
             if mask is not None:
                 mask = upsample_mask(mask, self.upsample_rates[i])
             x = up(ops.leaky_relu(x, LRELU_SLOPE))
-            stage_mask = channel_mask(mask, x.shape[2])
+            stage_mask = channel_mask(mask, x.shape[1])
             x = masked(x, stage_mask)
             # Indexed, not sliced: a CellList slice is a new CellList, which renames the parameters.
             xs = self.resblocks[i * self.n_kernels](x, stage_mask)
             for j in range(1, self.n_kernels):
                 xs = xs + self.resblocks[i * self.n_kernels + j](x, stage_mask)
             x = xs * (1.0 / self.n_kernels)  # a broadcast division costs ~15x more on the CPU
-        audio = ops.tanh(self.conv_post(ops.leaky_relu(x, FINAL_LRELU_SLOPE)))  # [B, T * hop, 1]
-        return audio.reshape(audio.shape[0], 1, -1)
+        return ops.tanh(self.conv_post(ops.leaky_relu(x, FINAL_LRELU_SLOPE)))  # [B, 1, T * hop]
