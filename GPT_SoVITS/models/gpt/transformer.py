@@ -29,15 +29,17 @@ class SelfAttention(nn.Cell):
         self._project = ops.MatMul(transpose_b=True)
         self._scores = ops.BatchMatMul(transpose_b=True)
         self._mix = ops.BatchMatMul()
+        self._split = ops.Split(axis=0, output_num=3)
 
     def qkv(self, x: ms.Tensor) -> tuple[ms.Tensor, ms.Tensor, ms.Tensor]:
         """[T, dim] -> q, k, v as [H, T, Dh]."""
-        qkv = self._project(x, self.in_proj_weight) + self.in_proj_bias
+        qkv = ops.bias_add(self._project(x, self.in_proj_weight), self.in_proj_bias)
         length = x.shape[0]
-        if length == 1:  # a decoding step: no transpose needed
-            qkv = qkv.reshape(3, self.heads, 1, self.head_dim)
-        else:
-            qkv = qkv.reshape(length, 3, self.heads, self.head_dim).transpose(1, 2, 0, 3)
+        if length == 1:  # a decoding step: one Split kernel, and reshapes that copy nothing
+            q, k, v = self._split(qkv.reshape(3, self.heads, 1, self.head_dim))
+            shape = (self.heads, 1, self.head_dim)
+            return q.reshape(shape), k.reshape(shape), v.reshape(shape)
+        qkv = qkv.reshape(length, 3, self.heads, self.head_dim).transpose(1, 2, 0, 3)
         return qkv[0], qkv[1], qkv[2]
 
     def attend(self, q: ms.Tensor, k: ms.Tensor, v: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
