@@ -12,6 +12,8 @@ import numpy as np
 import mindspore as ms
 from mindspore import ops
 
+from ..layers import zero_pad
+
 
 def _empty_bias(length: int) -> np.ndarray:
     return np.full(length, -np.inf, dtype=np.float32)
@@ -52,5 +54,10 @@ class KVCache:
     def write(self, layer: int, start: int, keys: ms.Tensor, values: ms.Tensor) -> None:
         """Store `keys`/`values` [H, n, Dh] at positions start..start+n-1 of one layer."""
         end = start + keys.shape[1]
+        if start == 0 and end == self.length:  # the prefill: nothing else is filled, so build the buffers
+            # whole (zeros after `end`), ~20x cheaper than a slice assignment into the old ones
+            self.keys[layer] = zero_pad(keys, 1, 0, self.capacity - end)
+            self.values[layer] = zero_pad(values, 1, 0, self.capacity - end)
+            return
         self.keys[layer][:, start:end] = keys
         self.values[layer][:, start:end] = values

@@ -18,7 +18,7 @@ from .compiled import CompiledDecoding
 from .config import BERT_DIM, GPTConfig
 from ..layers import Embedding, Linear
 from .prefill import CompiledPrefill
-from .transformer import TransformerEncoder
+from .transformer import TransformerEncoder, per_head
 
 _INITIAL_POSITIONS = 4000  # the reference's table size; extended on demand like its extend_pe
 # Prefill lengths compiled at start-up: phonemes of prompt + target text (~20-150) plus the codes of a
@@ -96,7 +96,8 @@ class Text2SemanticDecoder(nn.Cell):
         mask = prefill_mask(text.shape[0], 0 if audio is None else audio.shape[0])
         prefill = self._compiled_prefill_graphs()
         if prefill is None:
-            return self.ar_predict_layer(self.h.prefill(xy, ms.Tensor(mask), cache)[-1:])
+            bias = ms.Tensor(per_head(mask, self.cfg.num_heads))
+            return self.ar_predict_layer(self.h.prefill(xy, bias, cache)[-1:])
         last, keys, values = prefill.run(xy, mask)
         cache.extend(xy.shape[0])
         for i, (k, v) in enumerate(zip(keys, values)):

@@ -15,6 +15,7 @@ import mindspore as ms
 from mindspore import nn
 
 from ..layers import zero_pad
+from .transformer import per_head
 
 PREFILL_BUCKET = 64  # positions; one graph per multiple that a prompt reaches
 
@@ -33,7 +34,7 @@ def padded_mask(mask: np.ndarray, size: int) -> np.ndarray:
 
 
 class PrefillGraph(nn.Cell):
-    """`prefill(x [size, dim], bias [size, size]) -> (hidden [size, dim], keys, values)` per layer [H, size, Dh]."""
+    """`prefill(x [size, dim], bias [H, size, size]) -> (hidden [size, dim], keys, values)` per layer [H, size, Dh]."""
 
     def __init__(self, model: nn.Cell, size: int):
         super().__init__(auto_prefix=False)  # the shared layers keep the model's parameter names
@@ -64,14 +65,15 @@ class CompiledPrefill:
         length = xy.shape[0]
         size = bucketed(length)
         padded = zero_pad(xy, 0, 0, size - length)
-        hidden, keys, values = self._graph(size)(padded, ms.Tensor(padded_mask(mask, size)))
+        bias = per_head(padded_mask(mask, size), self._model.cfg.num_heads)
+        hidden, keys, values = self._graph(size)(padded, ms.Tensor(bias))
         return hidden[length - 1: length], [k[:, :length] for k in keys], [v[:, :length] for v in values]
 
     def warm_up(self, lengths: tuple[int, ...]) -> None:
         """Compile the graphs of these prompt lengths now (a throw-away run each)."""
         dim = self._model.cfg.hidden_dim
         for size in sorted({bucketed(n) for n in lengths}):
-            mask = np.zeros((size, size), np.float32)
+            mask = np.zeros((self._model.cfg.num_heads, size, size), np.float32)
             self._graph(size)(ms.Tensor(np.zeros((size, dim), np.float32)), ms.Tensor(mask))[0].asnumpy()
 
     def _graph(self, size: int) -> PrefillGraph:

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
 from .cache import KVCache
 from .config import LAYER_NORM_EPS, GPTConfig
 from ..layers import LayerNorm, Linear, zeros_parameter
+
+
+def per_head(mask: np.ndarray, heads: int) -> np.ndarray:
+    """An additive mask [T, S] repeated to the scores' shape [H, T, S]: adding a broadcast mask costs ~20x
+    more than a same-shape add on the CPU backend (11.6 vs 0.5 ms at 16 x 245 x 245), once per layer."""
+    return np.ascontiguousarray(np.broadcast_to(mask, (heads,) + mask.shape))
 
 
 class SelfAttention(nn.Cell):
@@ -67,7 +74,7 @@ class DecoderLayer(nn.Cell):
         return self.norm2(x + self.linear2(ops.relu(self.linear1(x))))
 
     def prefill(self, x: ms.Tensor, bias: ms.Tensor, cache: KVCache, layer: int) -> ms.Tensor:
-        """x [S, dim] from position 0, with the additive mask `bias` [S, S]."""
+        """x [S, dim] from position 0, with the additive mask `bias` [H, S, S] (see `per_head`)."""
         q, k, v = self.self_attn.qkv(x)
         cache.write(layer, 0, k, v)
         return self._finish(x, self.self_attn.attend(q, k, v, bias))
