@@ -7,7 +7,9 @@ first request analyses the new voice's clip, the repeat reuses it.
 from __future__ import annotations
 
 import io
+import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -66,8 +68,21 @@ def _timed_stream(send: Callable[[], httpx.Response]) -> tuple[float, float, int
     return first or 0.0, time.perf_counter() - start, size
 
 
+def _report_startup_stages(log_path: Path, report) -> None:
+    """The engine's own log lines: `models loaded in X s` and `warm-up: stage X s, ...`."""
+    text = log_path.read_text(errors="replace")
+    loaded = re.search(r"models loaded in ([0-9.]+) s", text)
+    if loaded:
+        report("http.startup.load_models", float(loaded.group(1)), "s")
+    warm = re.search(r"warm-up: (.*)", text)
+    for stage, seconds in re.findall(r"([\w.]+) ([0-9.]+) s", warm.group(1) if warm else ""):
+        report(f"http.startup.warm_up.{stage}", float(seconds), "s")
+
+
 def bench_http(repo: Path, tokenizer: Path, text: str, prompt_text: str, write_clip, report) -> None:
     from bench.weight_files import write_random_weights
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the figures
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -85,6 +100,7 @@ def bench_http(repo: Path, tokenizer: Path, text: str, prompt_text: str, write_c
         try:
             _wait_ready(url, proc)
             report("http.startup_to_ready", time.perf_counter() - start, "s (load + warm-up)")
+            _report_startup_stages(folder / "server.log", report)
             _requests(url, folder, text, prompt_text, write_clip, report)
         finally:
             proc.terminate()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -111,9 +112,11 @@ class Engine:
                 runtime.configure(self.settings.device_target, self.settings.device_id)  # once per process
                 synthesizer_cls = _synthesizer_class()
                 sv = paths["sv_path"]
+                started = time.perf_counter()
                 new = synthesizer_cls.load(ModelPaths(
                     gpt=paths["gpt_path"], sovits=paths["sovits_path"], hubert=paths["cnhubert_base_path"],
                     bert=paths["bert_path"], speaker_verifier=sv if Path(sv).exists() else None))
+                log.info("models loaded in %.2f s", time.perf_counter() - started)
                 _warm_up(new)
             except Exception as exc:
                 if self._synth is None:
