@@ -74,7 +74,7 @@ def _report_startup_stages(log_path: Path, report) -> None:
     loaded = re.search(r"models loaded in ([0-9.]+) s", text)
     if loaded:
         report("http.startup.load_models", float(loaded.group(1)), "s")
-    warm = re.search(r"warm-up: (.*)", text)
+    warm = re.search(r"(?<!background )warm-up: (.*)", text)
     for stage, seconds in re.findall(r"([\w.]+) ([0-9.]+) s", warm.group(1) if warm else ""):
         report(f"http.startup.warm_up.{stage}", float(seconds), "s")
 

@@ -126,6 +126,7 @@ class Engine:
             self._synth, self._paths = new, dict(paths)  # the swap: one reference
             self._state, self._error = "ready", None
             self._loaded.set()
+            threading.Thread(target=_warm_up_rest, args=(new,), name="engine-warm-up", daemon=True).start()
             return new
 
     def _ready(self):
@@ -170,10 +171,19 @@ class Engine:
 
 def _warm_up(synth) -> None:
     """Before the new synthesizer is swapped in, so that no request ever meets a cold one."""
-    warm = getattr(synth, "warm_up", None)  # test doubles may have none
+    _log_warm_up("warm-up", getattr(synth, "warm_up", None))  # test doubles may have none
+
+
+def _warm_up_rest(synth) -> None:
+    """After the swap, in the background: what only some requests need (requests wait for the models'
+    lock meanwhile, as they would for each other)."""
+    _log_warm_up("background warm-up", getattr(synth, "warm_up_rest", None))
+
+
+def _log_warm_up(what: str, warm) -> None:
     timings = warm() if callable(warm) else None
     if isinstance(timings, dict):
-        log.info("warm-up: %s", ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
+        log.info("%s: %s", what, ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
 
 
 def _synthesizer_class():

@@ -60,6 +60,12 @@ class Synthesizer:
 
         return self._locked(warm_up, self.models)
 
+    def warm_up_rest(self) -> dict[str, float]:
+        """The warm-up of what only some requests need, meant for a background thread once serving."""
+        from .warmup import warm_up_rest
+
+        return self._locked(warm_up_rest, self.models)
+
     # -- cached reference work ---------------------------------------------------------------------
     def reference(self, path: str, with_prompt_codes: bool) -> ReferenceAudio:
         key = (clip_identity(path), with_prompt_codes)

@@ -3,9 +3,11 @@
 The first request would otherwise pay for lazy start-up work: the frontend's dictionaries (jieba,
 pypinyin, the English g2p and tagger), MindSpore's first-call kernel set-up in every model, and the
 compilation of the GPT decoding step (~8 s per cache capacity at full size) and of the SoVITS
-generator's window graph (~7 s). `warm_up` does that work at start-up on throw-away inputs (a
-synthetic clip, two tiny sentences) and reports what each part cost. No part is fatal: a failure is
-logged and the request that needs that part simply pays for it later.
+generator's window graph where it is compiled. `warm_up` does that work at start-up on throw-away
+inputs (a synthetic clip, a tiny sentence) and reports what each part cost; what only some requests
+need (English text, longer BERT inputs, the larger decoding graph) is left to `warm_up_rest`, which the
+service runs in the background once it is ready. No part is fatal: a failure is logged and the request
+that needs that part simply pays for it later.
 """
 from __future__ import annotations
 
@@ -22,14 +24,18 @@ from .text_features import text_features
 
 log = logging.getLogger("GPT_SoVITS.pipeline.warmup")
 
-WARM_TEXTS = (("你好，世界。", "all_zh"), ("Hello world.", "en"))
+WARM_TEXT = ("你好，世界。", "all_zh")
+LATER_TEXTS = (("Hello world.", "en"),)
 # Decoding-step graphs to compile: a prompt (~20-150 phones + ~125-250 codes of a 5-10 s clip) plus a
-# segment's answer fits the smallest graph (gpt/compiled.py's MIN_CAPACITY); an uncut ~10 s sentence
-# needs the next one. Longer ones compile on demand (~3 s each on 2 cores).
-WARM_CAPACITIES = (512, 768)
+# segment's answer fits the smallest graph (gpt/compiled.py's MIN_CAPACITY), compiled before the service
+# is ready; an uncut ~10 s sentence needs the next one, compiled in the background after. Longer ones
+# compile on demand (~3-5 s each on 2 cores).
+WARM_CAPACITIES = (512,)
+LATER_CAPACITIES = (768,)
 CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
 GPT_STEPS = 2
-BERT_LENGTHS = (30, 62)  # token counts that land in the BERT graph's first two 32-token buckets
+BERT_LENGTHS = (30,)  # token counts in the BERT graph's first 32-token bucket
+LATER_BERT_LENGTHS = (62,)  # ... and in the second
 
 
 def _synthetic_clip(path: Path, rate: int) -> None:
@@ -50,13 +56,13 @@ def _timed(timings: dict[str, float], name: str, fn) -> object:
         timings[name] = time.perf_counter() - start
 
 
-def _warm_bert(models: Models) -> None:
+def _warm_bert(models: Models, lengths: tuple[int, ...]) -> None:
     import mindspore as ms
 
     from GPT_SoVITS.models.bert import HIDDEN_STATE_FROM_END
 
     cfg = models.bert.config
-    for length in (n for n in BERT_LENGTHS if n <= cfg.max_position_embeddings):
+    for length in (n for n in lengths if n <= cfg.max_position_embeddings):
         ids = ms.Tensor(np.full((1, length), cfg.vocab_size - 1, np.int64))  # any in-vocabulary id
         models.bert.model.hidden_state(ids, ms.Tensor(np.zeros((1, length), np.int64)), -HIDDEN_STATE_FROM_END).asnumpy()
 
@@ -64,22 +70,31 @@ def _warm_bert(models: Models) -> None:
 def warm_up(models: Models) -> dict[str, float]:
     """Run each stage once on tiny inputs; returns seconds per stage."""
     timings: dict[str, float] = {}
-    version = models.symbol_version
-    features = [_timed(timings, f"text.{language}", lambda t=text, l=language: text_features(models, t, l, version))
-                for text, language in WARM_TEXTS]
-    _timed(timings, "bert.compile", lambda: _warm_bert(models))
+    text, language = WARM_TEXT
+    features = _timed(timings, f"text.{language}", lambda: text_features(models, text, language, models.symbol_version))
+    _timed(timings, "bert.compile", lambda: _warm_bert(models, BERT_LENGTHS))
     _timed(timings, "gpt.compile", lambda: models.gpt.model.warm_up(WARM_CAPACITIES))
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "warm.wav"
         _synthetic_clip(clip, models.sample_rate)
         reference = _timed(timings, "reference", lambda: analyse_reference(models, str(clip), True))
-    if reference is None or features[0] is None:
+    if reference is None or features is None:
         return timings
-    phones = np.asarray(features[0].phone_ids, np.int64)
-    result = _timed(timings, "gpt", lambda: models.gpt.generate(phones, reference.prompt_codes, features[0].bert,
+    phones = np.asarray(features.phone_ids, np.int64)
+    result = _timed(timings, "gpt", lambda: models.gpt.generate(phones, reference.prompt_codes, features.bert,
                                                                 early_stop_num=GPT_STEPS, seed=0))
     if result is not None:
         _timed(timings, "sovits", lambda: models.sovits.model.decode(
             result.webui_tokens[None, None], phones[None], [reference.spec], seed=0,
             sv_emb=[reference.sv_embedding] if models.is_pro else None).asnumpy())
+    return timings
+
+
+def warm_up_rest(models: Models) -> dict[str, float]:
+    """What `warm_up` leaves for later: the other languages' frontends, the next BERT and GPT graphs."""
+    timings: dict[str, float] = {}
+    for text, language in LATER_TEXTS:
+        _timed(timings, f"text.{language}", lambda: text_features(models, text, language, models.symbol_version))
+    _timed(timings, "bert.compile", lambda: _warm_bert(models, LATER_BERT_LENGTHS))
+    _timed(timings, "gpt.compile", lambda: models.gpt.model.warm_up(LATER_CAPACITIES))
     return timings
