@@ -185,8 +185,11 @@ def test_cached_steps_equal_a_full_prefill(version):
     np.testing.assert_allclose(full, logits[-1], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("eager", [False, True], ids=["compiled", "op-by-op"])
 @pytest.mark.parametrize("version", model_subdirs("gpt"))
-def test_cache_growth_changes_nothing(version, monkeypatch):
+def test_cache_growth_changes_nothing(version, eager, monkeypatch):
+    """Op by op the cache's own buffers grow; compiled, the step graph moves to a larger capacity."""
+    monkeypatch.setenv("GPT_SOVITS_EAGER", "1" if eager else "0")
     gpt, inputs = _folder_inputs(version)
     args = (inputs["all_phoneme_ids"], inputs["prompt_semantic"], inputs["bert"], GREEDY)
     early_stop_num = model_meta(f"gpt/{version}")["cases"]["main"]["early_stop_num"]

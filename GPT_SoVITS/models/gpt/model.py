@@ -87,8 +87,7 @@ class Text2SemanticDecoder(nn.Cell):
         return self.ar_audio_position(self.ar_audio_embedding(tokens), start)
 
     def new_cache(self, capacity: int) -> KVCache:
-        cfg = self.cfg
-        return KVCache(cfg.num_layers, cfg.num_heads, cfg.head_dim, capacity)
+        return KVCache(self.cfg.num_layers, capacity)
 
     def prefill(self, text: ms.Tensor, audio: ms.Tensor | None, cache: KVCache) -> ms.Tensor:
         """Step 0 over `[text; audio prompt]`; fills the cache, returns the logits [1, vocab] of the last position."""
@@ -101,7 +100,7 @@ class Text2SemanticDecoder(nn.Cell):
         last, keys, values = prefill.run(xy, mask)
         cache.extend(xy.shape[0])
         for i, (k, v) in enumerate(zip(keys, values)):
-            cache.write(i, 0, k, v)
+            cache.start(i, k, v)
         return self.ar_predict_layer(last)
 
     def step(self, audio: ms.Tensor, cache: KVCache) -> ms.Tensor:

@@ -76,7 +76,7 @@ class DecoderLayer(nn.Cell):
     def prefill(self, x: ms.Tensor, bias: ms.Tensor, cache: KVCache, layer: int) -> ms.Tensor:
         """x [S, dim] from position 0, with the additive mask `bias` [H, S, S] (see `per_head`)."""
         q, k, v = self.self_attn.qkv(x)
-        cache.write(layer, 0, k, v)
+        cache.start(layer, k, v)
         return self._finish(x, self.self_attn.attend(q, k, v, bias))
 
     def step(self, x: ms.Tensor, cache: KVCache, layer: int, position: int) -> ms.Tensor:
