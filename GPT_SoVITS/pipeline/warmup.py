@@ -34,8 +34,8 @@ WARM_CAPACITIES = (512,)
 LATER_CAPACITIES = (768,)
 CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
 GPT_STEPS = 2
-BERT_LENGTHS = (30,)  # token counts in the BERT graph's first 32-token bucket
-LATER_BERT_LENGTHS = (62,)  # ... and in the second
+# The Chinese warm text already runs (and so compiles) BERT's first 32-token bucket; later, the second:
+LATER_BERT_LENGTHS = (62,)
 
 
 def _synthetic_clip(path: Path, rate: int) -> None:
@@ -56,13 +56,13 @@ def _timed(timings: dict[str, float], name: str, fn) -> object:
         timings[name] = time.perf_counter() - start
 
 
-def _warm_bert(models: Models, lengths: tuple[int, ...]) -> None:
+def _warm_bert(models: Models) -> None:
     import mindspore as ms
 
     from GPT_SoVITS.models.bert import HIDDEN_STATE_FROM_END
 
     cfg = models.bert.config
-    for length in (n for n in lengths if n <= cfg.max_position_embeddings):
+    for length in (n for n in LATER_BERT_LENGTHS if n <= cfg.max_position_embeddings):
         ids = ms.Tensor(np.full((1, length), cfg.vocab_size - 1, np.int64))  # any in-vocabulary id
         models.bert.model.hidden_state(ids, ms.Tensor(np.zeros((1, length), np.int64)), -HIDDEN_STATE_FROM_END).asnumpy()
 
@@ -72,7 +72,6 @@ def warm_up(models: Models) -> dict[str, float]:
     timings: dict[str, float] = {}
     text, language = WARM_TEXT
     features = _timed(timings, f"text.{language}", lambda: text_features(models, text, language, models.symbol_version))
-    _timed(timings, "bert.compile", lambda: _warm_bert(models, BERT_LENGTHS))
     _timed(timings, "gpt.compile", lambda: models.gpt.model.warm_up(WARM_CAPACITIES))
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "warm.wav"
@@ -95,6 +94,6 @@ def warm_up_rest(models: Models) -> dict[str, float]:
     timings: dict[str, float] = {}
     for text, language in LATER_TEXTS:
         _timed(timings, f"text.{language}", lambda: text_features(models, text, language, models.symbol_version))
-    _timed(timings, "bert.compile", lambda: _warm_bert(models, LATER_BERT_LENGTHS))
+    _timed(timings, "bert.compile", lambda: _warm_bert(models))
     _timed(timings, "gpt.compile", lambda: models.gpt.model.warm_up(LATER_CAPACITIES))
     return timings
