@@ -1,6 +1,7 @@
 """SoVITS dimensions read from a checkpoint's hps, plus the versions' differences."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,16 @@ class SoVITSConfig:
     @property
     def is_pro(self) -> bool:
         return self.version in PRO_VERSIONS
+
+    @property
+    def frames_per_code(self) -> int:
+        """50 Hz frames per semantic code: 25 Hz codes are repeated twice (nearest upsampling)."""
+        return 2 if self.semantic_frame_rate == "25hz" else 1
+
+    @property
+    def samples_per_frame(self) -> int:
+        """Output samples per frame: the generator's total upsampling (the STFT hop)."""
+        return math.prod(self.upsample_rates)
 
     @property
     def ref_bins(self) -> int:

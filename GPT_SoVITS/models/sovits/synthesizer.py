@@ -130,22 +130,35 @@ class SynthesizerTrn(nn.Cell):
         non-zero draw reproducible. Pass a dict as `trace` to receive the intermediate tensors.
         """
         ge = self.timbre(refer_specs, sv_emb, trace)
-        ge_text = self.ge_to512(ge.transpose(0, 2, 1)).transpose(0, 2, 1) if self.cfg.is_pro else ge
+        frames = self.encode_frames(codes, phones, ge, trace)
+        return self.synthesize_frames(frames, ge, noise_scale, speed, np.random.default_rng(seed), trace)
 
+    def encode_frames(self, codes: ArrayLike, phones: ArrayLike, ge: ms.Tensor,
+                      trace: dict | None = None) -> ms.Tensor:
+        """codes [1, 1, T] + phones [1, N] + timbre -> the text encoder's frames [1, hidden, 2T] (50 Hz),
+        before the time stretch and the prior's projection."""
+        ge_text = self.ge_to512(ge.transpose(0, 2, 1)).transpose(0, 2, 1) if self.cfg.is_pro else ge
         quantized = self.quantizer.decode(_tensor(codes, 3, ms.int32))
         if self.cfg.semantic_frame_rate == "25hz":  # nearest x2: every code covers two 50 Hz frames
             b, d, t = quantized.shape
             quantized = ops.broadcast_to(quantized.expand_dims(-1), (b, d, t, 2)).reshape(b, d, 2 * t)
-        x, m_p, logs_p = self.enc_p(quantized, _tensor(phones, 2, ms.int32), ge_text, speed)
+        frames = self.enc_p.encode(quantized, _tensor(phones, 2, ms.int32), ge_text)
+        if trace is not None:
+            trace.update(ge=ge, quantized=quantized)
+            if self.cfg.is_pro:
+                trace["ge512"] = ge_text
+        return frames
 
+    def synthesize_frames(self, frames: ms.Tensor, ge: ms.Tensor, noise_scale: float, speed: float,
+                          rng: np.random.Generator, trace: dict | None = None) -> ms.Tensor:
+        """Encoded frames (all of them, or a streaming window) -> audio: prior, noise, flow, generator."""
+        x, m_p, logs_p = self.enc_p.prior(frames, speed)
         z_p = m_p
         if noise_scale != 0:
-            noise = np.random.default_rng(seed).standard_normal(m_p.shape).astype(np.float32)
+            noise = rng.standard_normal(m_p.shape).astype(np.float32)
             z_p = m_p + ms.Tensor(noise) * ops.exp(logs_p) * noise_scale
         z = self.flow.reverse(z_p, ge)
         audio = self.generate(z, ge)
         if trace is not None:
-            trace.update(ge=ge, quantized=quantized, enc_p_x=x, m_p=m_p, logs_p=logs_p, z=z, dec_in=z)
-            if self.cfg.is_pro:
-                trace["ge512"] = ge_text
+            trace.update(enc_p_x=x, m_p=m_p, logs_p=logs_p, z=z, dec_in=z)
         return audio

@@ -52,9 +52,16 @@ class TextEncoder(nn.Cell):
 
     def construct(self, y: ms.Tensor, text: ms.Tensor, ge: ms.Tensor, speed: float = 1.0):
         """y [B, 768, T] (50 Hz), text [B, N] phone ids, ge [B, 512, 1] -> (x, m_p, logs_p)."""
+        return self.prior(self.encode(y, text, ge), speed)
+
+    def encode(self, y: ms.Tensor, text: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
+        """The frames [B, hidden, T] after encoder2: what streaming decodes window by window."""
         y = self.encoder_ssl(self.ssl_proj(y))
         text = self.encoder_text(self.text_embedding(text).transpose(0, 2, 1))
-        y = self.encoder2(self.mrte(y, text, ge))
+        return self.encoder2(self.mrte(y, text, ge))
+
+    def prior(self, y: ms.Tensor, speed: float = 1.0):
+        """Encoded frames -> (x, m_p, logs_p), time-stretched first when `speed` is not 1."""
         if speed != 1:
             y = stretch(y, speed)
         stats = self.proj(y)
