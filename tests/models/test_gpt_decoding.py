@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from golden_data import model_file, model_meta, model_subdirs
 
-from GPT_SoVITS.models.gpt import GPTConfig, SamplingOptions, infer_panel, load_gpt
+from GPT_SoVITS.models.gpt import GPTConfig, SamplingOptions, decode_tokens, infer_panel, load_gpt
 from GPT_SoVITS.models.gpt import decode as decode_module
 from GPT_SoVITS.models.gpt.config import MIN_STEPS_BEFORE_EOS
 from GPT_SoVITS.models.gpt.model import prefill_mask
@@ -94,6 +94,31 @@ def test_step_cap(monkeypatch):
     monkeypatch.setattr(decode_module, "MAX_STEPS", 30)
     result = infer_panel(ScriptedModel(never_eos), PHONES, PROMPT, BERT, GREEDY, early_stop_num=-1, seed=0)
     assert result.n_steps == 30 and result.idx == 29 and len(result.generated) == 30 and not result.eos
+
+
+def drain(tokens):
+    """All `(code, last)` pairs of a decode_tokens generator, and its returned result."""
+    pairs = []
+    while True:
+        try:
+            pairs.append(next(tokens))
+        except StopIteration as finished:
+            return pairs, finished.value
+
+
+@pytest.mark.parametrize("script,prompt,limit", [(eos_first, PROMPT, 100), (never_eos, PROMPT, 15),
+                                                 (eos_first, None, 100)])
+def test_streamed_tokens_are_the_generated_ones_and_only_a_count_stop_flags_the_last(script, prompt, limit):
+    pairs, result = drain(decode_tokens(ScriptedModel(script), PHONES, prompt, BERT, GREEDY, limit, seed=0))
+    assert [code for code, _ in pairs] == result.generated.tolist()
+    # after an EOS the stream just ends; a count stop marks its final code
+    assert [last for _, last in pairs] == [False] * (len(pairs) - 1) + [not result.eos]
+
+
+def test_step_cap_flags_the_last_code(monkeypatch):
+    monkeypatch.setattr(decode_module, "MAX_STEPS", 30)
+    pairs, result = drain(decode_tokens(ScriptedModel(never_eos), PHONES, PROMPT, BERT, GREEDY, -1, seed=0))
+    assert len(pairs) == 30 and pairs[-1][1] and not any(last for _, last in pairs[:-1])
 
 
 def test_hook_sees_raw_logits_before_the_eos_drop_and_penalty():

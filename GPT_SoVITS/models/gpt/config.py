@@ -15,6 +15,9 @@ LAYER_NORM_EPS = 1e-5
 SEMANTIC_HZ = 50  # webui: early_stop_num = hz * max_sec
 MIN_STEPS_BEFORE_EOS = 11  # the EOS column is dropped for steps 0..10 (at least ~0.4 s of speech)
 MAX_STEPS = 1500
+# The semantic code of silence (the reference's `mute_tokens`, the same for every version): chunked
+# streaming cuts where the generated codes sound like it.
+MUTE_TOKEN = 486
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ The returned `idx` (the last step index; 0 without a prompt) is what the webui s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Generator
 
 import numpy as np
 import mindspore as ms
@@ -66,10 +66,32 @@ def infer_panel(
     seed: int | np.random.Generator | None = None,
     on_step: StepHook | None = None,
 ) -> SemanticResult:
-    """Generate semantic tokens for one utterance.
+    """Generate semantic tokens for one utterance (all of `decode_tokens`, then its result)."""
+    tokens = decode_tokens(model, phoneme_ids, prompt, bert, options, early_stop_num, seed, on_step)
+    while True:
+        try:
+            next(tokens)
+        except StopIteration as finished:
+            return finished.value
+
+
+def decode_tokens(
+    model: Text2SemanticDecoder,
+    phoneme_ids: np.ndarray,
+    prompt: np.ndarray | None,
+    bert: np.ndarray,
+    options: SamplingOptions = SamplingOptions(),
+    early_stop_num: int | float = -1,
+    seed: int | np.random.Generator | None = None,
+    on_step: StepHook | None = None,
+) -> Generator[tuple[int, bool], None, SemanticResult]:
+    """Yield `(token, last)` for each generated token as soon as it is kept (never the EOS), then
+    return the result. `last` is true when decoding stops right after this token (the count limit or
+    the step cap); after an EOS the generator just ends.
 
     phoneme_ids: int [T] (prompt text + target text phonemes); prompt: int [L] semantic tokens of the
-    reference clip, or None for reference-free mode; bert: float32 [1024, T].
+    reference clip, or None for reference-free mode; bert: float32 [1024, T]. Streaming consumers
+    read the yielded tokens; everyone else calls `infer_panel`.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     eos = model.cfg.eos
@@ -98,11 +120,15 @@ def infer_panel(
             stop, stopped_by_eos = True, True
             y.pop()
         if stop or idx == MAX_STEPS - 1:
+            if not stopped_by_eos:
+                yield token, True
             break
+        yield token, False
         step_in = model.embed_audio(ms.Tensor(np.array([token], np.int64)), n_prompt + idx)
         logits = model.step(step_in, cache)
 
     if not y:  # the reference pads an empty result with one token 0 ("bad zero prediction")
         y.append(0)
+        yield 0, True
     return SemanticResult(tokens=np.asarray(y, np.int64), idx=0 if prompt is None else idx,
                           n_prompt=n_prompt, n_steps=idx + 1, eos=stopped_by_eos)

@@ -6,14 +6,14 @@ module is stripped there).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Generator, Mapping
 
 import numpy as np
 
-from .config import SEMANTIC_HZ, GPTConfig, max_sec_of
-from .decode import SemanticResult, StepHook, infer_panel
+from .config import MUTE_TOKEN, SEMANTIC_HZ, GPTConfig, max_sec_of
+from .decode import SemanticResult, StepHook, decode_tokens, infer_panel
 from .model import Text2SemanticDecoder
 from .sampling import SamplingOptions
 
@@ -27,6 +27,18 @@ class GPT:
     model: Text2SemanticDecoder
     raw_config: Mapping[str, Any]
     version: str | None = None  # phoneme table of the text embedding ("v1" | "v2"), when known
+    _mute_similarity: np.ndarray | None = field(default=None, repr=False)
+
+    def mute_similarity(self) -> np.ndarray:
+        """Cosine similarity [vocab] of every semantic code's embedding to the silence code's
+        (`MUTE_TOKEN`), as the reference computes it in float32 (eps 1e-8): where chunked streaming
+        may cut."""
+        if self._mute_similarity is None:
+            table = self.model.ar_audio_embedding.word_embeddings.weight.asnumpy().astype(np.float32)
+            norms = np.linalg.norm(table, axis=1)
+            dots = table @ table[MUTE_TOKEN]
+            self._mute_similarity = dots / np.maximum(norms * norms[MUTE_TOKEN], np.float32(1e-8))
+        return self._mute_similarity
 
     @property
     def early_stop_num(self) -> int:
@@ -40,6 +52,14 @@ class GPT:
         """`infer_panel` with the webui's early stop (`hz * max_sec`) unless one is given."""
         limit = self.early_stop_num if early_stop_num is None else early_stop_num
         return infer_panel(self.model, phoneme_ids, prompt, bert, options, limit, seed, on_step)
+
+    def generate_tokens(self, phoneme_ids: np.ndarray, prompt: np.ndarray | None, bert: np.ndarray,
+                        options: SamplingOptions = SamplingOptions(), early_stop_num: int | float | None = None,
+                        seed: int | np.random.Generator | None = None,
+                        ) -> Generator[tuple[int, bool], None, SemanticResult]:
+        """`generate` as a stream: each token as it is kept, then the same result (see `decode_tokens`)."""
+        limit = self.early_stop_num if early_stop_num is None else early_stop_num
+        return decode_tokens(self.model, phoneme_ids, prompt, bert, options, limit, seed)
 
 
 def build_gpt(config: Mapping[str, Any], state: Mapping[str, np.ndarray], source: str = "GPT state",
