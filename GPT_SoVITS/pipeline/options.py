@@ -22,6 +22,19 @@ class SynthesisOptions:
     ref_free: bool = False  # reference-free mode: no prompt text, no prompt codes
     pause_second: float = 0.3  # silence after every segment
     extra_ref_wav_paths: list[str] = field(default_factory=list)  # more clips for the timbre (averaged)
+    # The reference api_v2's streaming_mode: 0 or 1, a segment at a time (exact); 2, chunks cut at
+    # pauses; 3, fixed-length chunks. 2 and 3 give first audio sooner, approximately (see chunked.py).
+    streaming_mode: int = 0
+    min_chunk_length: int = 16  # semantic codes per chunk (modes 2 and 3)
+    overlap_length: int = 2  # codes each chunk re-voices to join the previous one
+
+    @property
+    def chunked(self) -> bool:
+        return self.streaming_mode in CHUNKED_MODES
+
+
+CHUNKED_MODES = (2, 3)
+STREAMING_MODES = (0, 1, 2, 3)
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,18 @@ For each call:
      followed by `pause_second` of silence;
   4. 32 kHz int16 (`audio * 32767`, truncated, as the reference).
 Segments are produced one at a time (`stream`), which is what streaming responses and task progress
-use; `synthesize` joins them.
+use; `synthesize` joins them. With `streaming_mode` 2 or 3 a segment comes in chunks of ~16 codes as
+the GPT decodes (`chunked.py`): sooner, approximately.
 """
 from __future__ import annotations
 
+import queue
 import threading
 from typing import Callable, Iterator
 
 import numpy as np
 
+from .chunked import ChunkCutter, ChunkPlan, ChunkVoicer, chunks_of
 from .errors import CancelledError, InputError
 from .models import Models, load_models
 from .options import ModelPaths, SynthesisOptions
@@ -106,8 +109,14 @@ class Synthesizer:
         for index, segment in enumerate(segments):
             if should_cancel is not None and should_cancel():
                 raise CancelledError(f"cancelled after {index}/{len(segments)} segments")
-            audio = self._segment(segment, options, prompt, references, rng)
-            yield np.concatenate([to_int16(audio), pause])
+            if options.chunked:
+                for piece in self._chunked_segment(segment, options, prompt, references, rng, should_cancel):
+                    yield to_int16(limit_peak(piece))
+                if pause.size:
+                    yield pause
+            else:
+                audio = self._segment(segment, options, prompt, references, rng)
+                yield np.concatenate([to_int16(audio), pause])
             if on_progress is not None:
                 on_progress(index + 1, len(segments))
 
@@ -116,18 +125,17 @@ class Synthesizer:
         chunks = list(self.stream(options, should_cancel, on_progress))
         return self.sample_rate, np.concatenate(chunks)
 
-    def _segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
-                 references: list[ReferenceAudio], rng: np.random.Generator) -> np.ndarray:
-        from GPT_SoVITS.models.gpt import SamplingOptions
-
+    def _gpt_inputs(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None):
+        """The segment's features, and the GPT's phonemes and BERT features (prompt text first)."""
         target = self._locked(text_features, self.models, text, options.text_language, self.models.symbol_version)
         if prompt is None:
-            phoneme_ids, bert = target.phone_ids, target.bert
-        else:
-            phoneme_ids = prompt.phone_ids + target.phone_ids
-            bert = np.concatenate([prompt.bert, target.bert], axis=1)
-        sampling = SamplingOptions(top_k=options.top_k, top_p=options.top_p, temperature=options.temperature,
-                                   repetition_penalty=options.repetition_penalty)
+            return target, target.phone_ids, target.bert
+        return target, prompt.phone_ids + target.phone_ids, np.concatenate([prompt.bert, target.bert], axis=1)
+
+    def _segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
+                 references: list[ReferenceAudio], rng: np.random.Generator) -> np.ndarray:
+        target, phoneme_ids, bert = self._gpt_inputs(text, options, prompt)
+        sampling = sampling_options(options)
         gpt_seed, noise_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
         with self._compute:
             result = self.models.gpt.generate(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
@@ -139,6 +147,64 @@ class Synthesizer:
                 seed=noise_seed,
                 sv_emb=[ref.sv_embedding for ref in references] if self.models.is_pro else None,
             )
-        audio = audio.asnumpy().astype(np.float32).reshape(-1)
-        peak = np.abs(audio).max(initial=0.0)
-        return audio / peak if peak > 1 else audio
+        return limit_peak(audio.asnumpy().astype(np.float32).reshape(-1))
+
+    def _chunked_segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
+                         references: list[ReferenceAudio], rng: np.random.Generator,
+                         should_cancel: CancelCheck | None) -> Iterator[np.ndarray]:
+        """One segment as float32 chunks while the GPT decodes (see `chunked.py`).
+
+        The models are not re-entrant and the GPT's cache lives across the whole segment, so a worker
+        thread holds the compute lock for the segment and hands chunks over a queue; a consumer that
+        stops reading (or a cancel) ends the work at the next chunk, and the lock is never held while
+        waiting for a reader."""
+        target, phoneme_ids, bert = self._gpt_inputs(text, options, prompt)
+        gpt_seed, noise_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
+        plan = ChunkPlan(at_pauses=options.streaming_mode == 2, min_codes=options.min_chunk_length,
+                         overlap_codes=options.overlap_length)
+        handover: queue.Queue = queue.Queue()
+        stopped = threading.Event()
+        done = object()
+
+        def produce() -> None:
+            try:
+                with self._compute:
+                    gpt, sovits = self.models.gpt, self.models.sovits.model
+                    codes = gpt.generate_tokens(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
+                                                bert, sampling_options(options), seed=gpt_seed)
+                    ge = sovits.timbre([ref.spec for ref in references],
+                                       [ref.sv_embedding for ref in references] if self.models.is_pro else None)
+                    voicer = ChunkVoicer(sovits, np.asarray(target.phone_ids, np.int64)[None], ge, plan,
+                                         options.noise_scale, options.speed, np.random.default_rng(noise_seed))
+                    cutter = ChunkCutter(plan, gpt.mute_similarity() if plan.at_pauses else None)
+                    for chunk, last in chunks_of(codes, cutter):
+                        handover.put(voicer.voice(chunk, last))
+                        if stopped.is_set() or (should_cancel is not None and should_cancel()):
+                            break
+            except BaseException as exc:  # handed to the reader, raised there
+                handover.put(exc)
+            finally:
+                handover.put(done)
+
+        threading.Thread(target=produce, name="chunked-segment", daemon=True).start()
+        try:
+            while (item := handover.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                if item.size:
+                    yield item
+        finally:
+            stopped.set()
+
+
+def sampling_options(options: SynthesisOptions):
+    from GPT_SoVITS.models.gpt import SamplingOptions
+
+    return SamplingOptions(top_k=options.top_k, top_p=options.top_p, temperature=options.temperature,
+                           repetition_penalty=options.repetition_penalty)
+
+
+def limit_peak(audio: np.ndarray) -> np.ndarray:
+    """The reference's guard against 16-bit clipping: scale down to a peak of 1 when louder."""
+    peak = np.abs(audio).max(initial=0.0)
+    return audio / peak if peak > 1 else audio

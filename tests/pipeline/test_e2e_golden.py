@@ -97,3 +97,78 @@ def test_second_call_reuses_reference_work(synthesizer, meta):
     before = (references.misses, prompts.misses)
     synthesizer.synthesize(_options(meta))
     assert (references.misses, prompts.misses) == before
+
+
+# -- chunked streaming (streaming_mode 2 and 3) on the same run ------------------------------------------
+def _generated_codes(golden) -> np.ndarray:
+    return golden["y_full"][golden["prompt_codes"].size:]
+
+
+def _pieces(synthesizer, meta, **chunking) -> tuple[list[np.ndarray], np.ndarray]:
+    """The streamed pieces of the one segment, and the trailing pause (checked to be silence)."""
+    pieces = list(synthesizer.stream(_options(meta, **chunking)))
+    pause = pieces.pop()
+    assert pause.size == meta["output"]["pause_samples_appended"] and not pause.any()
+    return pieces, pause
+
+
+def _decoded_alone(synthesizer, meta, golden, codes: np.ndarray) -> np.ndarray:
+    """These codes voiced by one plain SoVITS decode (no noise, as `_options`), float32."""
+    reference = synthesizer.reference(_options(meta).ref_wav_path, with_prompt_codes=True)
+    audio = synthesizer.models.sovits.model.decode(codes[None, None], golden["target_phones"][None],
+                                                   [reference.spec], noise_scale=0.0)
+    return audio.asnumpy().reshape(-1)
+
+
+def test_one_chunk_is_the_whole_segment_decoded_at_once(synthesizer, meta, golden):
+    from GPT_SoVITS.pipeline.synthesizer import limit_peak, to_int16
+
+    codes = _generated_codes(golden)
+    pieces, pause = _pieces(synthesizer, meta, streaming_mode=3, min_chunk_length=codes.size + 1)
+    assert len(pieces) == 1
+    if meta["eos_reached"]:  # then the webui voices every generated code: the reference's own output
+        expected = golden["output_int16"][:-pause.size]
+    else:
+        expected = to_int16(limit_peak(_decoded_alone(synthesizer, meta, golden, codes)))
+    assert pieces[0].shape == expected.shape
+    assert np.abs(pieces[0].astype(np.int64) - expected).max() <= 1
+
+
+@pytest.mark.parametrize("overlap", [1, 2])
+def test_fixed_chunks_come_as_many_as_planned_and_join_into_the_segment(synthesizer, meta, golden, overlap):
+    from GPT_SoVITS.pipeline.chunked import SOLA_SEARCH
+    from GPT_SoVITS.pipeline.synthesizer import limit_peak, to_int16
+
+    codes = _generated_codes(golden)
+    size = max(overlap + 1, codes.size // 3)
+    pieces, _ = _pieces(synthesizer, meta, streaming_mode=3, min_chunk_length=size, overlap_length=overlap)
+    # every full chunk sends audio; after an EOS the withheld tail comes as the last piece
+    count_stop_on_boundary = not meta["eos_reached"] and codes.size % size == 0
+    assert len(pieces) == codes.size // size + (0 if count_stop_on_boundary else 1)
+
+    cfg = synthesizer.models.sovits.model.cfg
+    per_code = cfg.samples_per_frame * cfg.frames_per_code
+    total = sum(piece.size for piece in pieces)
+    # each join may skip up to SOLA_SEARCH samples to line the chunks up; nothing is doubled
+    assert codes.size * per_code - (len(pieces) - 1) * SOLA_SEARCH <= total <= codes.size * per_code
+
+    # The first chunk is voiced from its own codes alone, exactly; its last `overlap` codes are held back.
+    first = _decoded_alone(synthesizer, meta, golden, codes[:size])[:-overlap * per_code]
+    assert np.abs(pieces[0].astype(np.int64) - to_int16(limit_peak(first))).max() <= 1
+
+
+def test_chunks_cut_at_pauses_are_repeatable_and_lose_nothing(synthesizer, meta, golden):
+    from GPT_SoVITS.models.gpt.config import MUTE_TOKEN
+    from GPT_SoVITS.pipeline.chunked import SOLA_SEARCH
+
+    similarity = synthesizer.models.gpt.mute_similarity()
+    assert similarity[MUTE_TOKEN] == pytest.approx(1.0, abs=1e-6) and np.abs(similarity).max() <= 1 + 1e-6
+    codes = _generated_codes(golden)
+    chunking = dict(streaming_mode=2, min_chunk_length=max(2, codes.size // 4), overlap_length=1)
+    pieces, _ = _pieces(synthesizer, meta, **chunking)
+    again, _ = _pieces(synthesizer, meta, **chunking)
+    assert [p.tolist() for p in pieces] == [p.tolist() for p in again]
+    cfg = synthesizer.models.sovits.model.cfg
+    per_code = cfg.samples_per_frame * cfg.frames_per_code
+    total = sum(piece.size for piece in pieces)
+    assert codes.size * per_code - (len(pieces) - 1) * SOLA_SEARCH <= total <= codes.size * per_code
