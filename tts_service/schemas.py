@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from GPT_SoVITS.pipeline import SynthesisOptions
+from GPT_SoVITS.pipeline.options import CHUNKED_MODES
 
 from . import vocab
 from .envelope import BAD_PARAM, RESOURCE, ApiError
@@ -55,7 +56,30 @@ class SynthesisRequest(BaseModel):
                                                               "JSON true/false or \"true\"/\"false\"")
 
 
-class DirectSynthesisRequest(SynthesisRequest):
+class ChunkingFields(BaseModel):
+    """How a streamed answer is cut (the reference api_v2's fields): whole segments, or chunks of a few
+    semantic codes voiced while the GPT decodes (first audio sooner; the joins are approximate)."""
+
+    streaming_mode: int = Field(_DEFAULTS["streaming_mode"], ge=0, le=3, description=(
+        "0 or 1 (false/true): audio segment by segment, exact; 2: chunks cut at pauses; 3: chunks of "
+        "min_chunk_length codes. 1-3 imply a streamed answer"))
+    min_chunk_length: int = Field(_DEFAULTS["min_chunk_length"], ge=2, le=500,
+                                  description="semantic codes (40 ms each) per chunk, modes 2 and 3")
+    overlap_length: int = Field(_DEFAULTS["overlap_length"], ge=1, le=50,
+                                description="codes each chunk re-voices to join the previous one; below "
+                                            "min_chunk_length")
+
+    def chunking(self, options: SynthesisOptions) -> SynthesisOptions:
+        """`options` with these fields, or ApiError when the overlap is not shorter than a chunk."""
+        if self.streaming_mode in CHUNKED_MODES and self.overlap_length >= self.min_chunk_length:
+            raise ApiError(BAD_PARAM, f"overlap_length ({self.overlap_length}) 必须小于 min_chunk_length "
+                                      f"({self.min_chunk_length})", 400,
+                           {"param": "overlap_length", "code": "invalid_value"})
+        return dataclasses.replace(options, streaming_mode=self.streaming_mode,
+                                   min_chunk_length=self.min_chunk_length, overlap_length=self.overlap_length)
+
+
+class DirectSynthesisRequest(SynthesisRequest, ChunkingFields):
     """/synthesize: the synthesis fields plus how the audio comes back (tasks store WAV and convert on
     download, so these two are not task fields)."""
 
@@ -64,6 +88,10 @@ class DirectSynthesisRequest(SynthesisRequest):
                                              "at the model's rate, X-Sample-Rate); `format` is accepted too")
     stream: bool = Field(False, description="true: send the audio segment by segment as it is synthesised "
                                             "(chunked; a WAV header with open length); not saved under output/")
+
+    @property
+    def streamed(self) -> bool:
+        return self.stream or self.streaming_mode > 0
 
 
 def _allowed_roots(settings: Settings) -> list[Path]:

@@ -156,3 +156,38 @@ def test_two_voices_at_once_each_get_their_own(live, gate, clips, png):
     assert set(clip) == {"xiaoyun", "laowang"} and len(set(clip.values())) == 2
     for voice in ("xiaoyun", "laowang"):
         np.testing.assert_array_equal(audio[voice], np.concatenate([segment_audio(clip[voice], i) for i in range(3)]))
+
+
+def test_streaming_mode_alone_streams_and_carries_the_chunking_to_the_engine(live, gate):
+    client, engine = live
+    response, _ = first_bytes_then_rest(client, gate, engine, "/synthesize", {
+        "model_id": "xiaoyun", "text": TEXT, "streaming_mode": 3, "min_chunk_length": 8, "overlap_length": 3,
+        "response_format": "pcm"})
+    assert response.headers.get("transfer-encoding") == "chunked"
+    options = engine.calls[-1]
+    assert (options.streaming_mode, options.min_chunk_length, options.overlap_length) == (3, 8, 3)
+
+
+def test_openai_speech_takes_the_chunking_fields(live, gate):
+    client, engine = live
+    gate.set()
+    response = client.post("/v1/audio/speech", json={"model": "gpt-sovits", "input": TEXT, "voice": "xiaoyun",
+                                                      "response_format": "pcm", "streaming_mode": True})
+    assert response.status_code == 200 and engine.calls[-1].streaming_mode == 1
+    assert engine.calls[-1].min_chunk_length == 16  # the reference's default
+
+
+# An overlap not shorter than a chunk is found by the route (400); out-of-range values by the schema (422).
+@pytest.mark.parametrize("fields,param,status", [
+    ({"streaming_mode": 2, "min_chunk_length": 4, "overlap_length": 4}, "overlap_length", 400),
+    ({"streaming_mode": 4}, "streaming_mode", 422),
+    ({"streaming_mode": 3, "overlap_length": 0}, "overlap_length", 422)])
+def test_bad_chunking_is_refused_before_any_work(live, gate, fields, param, status):
+    client, engine = live
+    gate.set()
+    answer = client.post("/synthesize", json={"model_id": "xiaoyun", "text": TEXT, **fields})
+    assert answer.status_code == status and answer.json()["code"] == 3 and param in answer.json()["message"]
+    error = client.post("/v1/audio/speech", json={"model": "gpt-sovits", "input": TEXT, "voice": "xiaoyun",
+                                                   **fields}).json()["error"]
+    assert error["param"] == param
+    assert engine.calls == []

@@ -20,7 +20,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +30,7 @@ from .. import deps, vocab
 from ..audio_formats import FORMATS, check_format, format_list
 from ..engine import Engine, as_api_error
 from ..envelope import BAD_PARAM, RESOURCE, ApiError
-from ..schemas import SynthesisRequest, resolve_options
+from ..schemas import ChunkingFields, SynthesisRequest, resolve_options
 from ..settings import Settings
 from ..storage.ids import ID_PATTERN
 from ..storage.voice_models import VoiceModelStore
@@ -47,7 +47,7 @@ DEFAULT_CUT = "cut5"  # at every punctuation mark: short segments, so the first 
 DEFAULT_LANGUAGE = "auto"  # OpenAI requests do not say: each piece is detected
 
 
-class SpeechRequest(BaseModel):
+class SpeechRequest(ChunkingFields):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
         "model": "gpt-sovits", "input": "你好，欢迎使用语音合成服务。", "voice": "xiaoyun",
         "response_format": "mp3", "speed": 1.0}]})
@@ -124,7 +124,7 @@ async def create_speech(req: SpeechRequest, settings: Settings = Depends(deps.se
     base = SynthesisRequest(model_id=voice, text=req.input, text_language=req.language, how_to_cut=req.how_to_cut,
                             top_k=req.top_k, top_p=req.top_p, temperature=req.temperature, seed=req.seed)
     options = await run_in_threadpool(resolve_options, base, settings, models)
-    options = dataclasses.replace(options, speed=req.speed)  # beyond /synthesize's 0.5-2: OpenAI's range
+    options = req.chunking(dataclasses.replace(options, speed=req.speed))  # speed: OpenAI's range, beyond 0.5-2
     request_id = uuid.uuid4().hex[:12]
     try:
         return await streamed_audio(engine, options, fmt, f"speech {request_id} ({voice}, {fmt.name})",

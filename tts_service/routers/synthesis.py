@@ -46,9 +46,9 @@ async def synthesize(req: DirectSynthesisRequest, settings: Settings = Depends(d
                      engine: Engine = Depends(deps.engine),
                      models: VoiceModelStore = Depends(deps.voice_models)) -> Response:
     fmt = requested_format(req.response_format)
-    options = await run_in_threadpool(resolve_options, req, settings, models)
+    options = req.chunking(await run_in_threadpool(resolve_options, req, settings, models))
     try:
-        if req.stream:
+        if req.streamed:
             return await streamed_audio(engine, options, fmt, f"synthesize {uuid.uuid4().hex[:12]} ({fmt.name})")
         rate, samples = await run_in_threadpool(engine.synthesize, options)
     except SynthesisError as exc:
