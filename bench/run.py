@@ -176,9 +176,12 @@ def bench_e2e() -> None:
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "ref.wav"
         write_reference_clip(clip)
-        for cut, label in (("cut1", "whole"), ("cut5", "streamed")):
+        # whole: one segment; streamed: segment by segment (exact); chunked: ~16 codes at a time
+        # (streaming_mode 2, cut at pauses; 3, fixed), the reference's low-latency streaming.
+        for cut, label, mode in (("cut1", "whole", 0), ("cut5", "streamed", 0), ("cut5", "chunked", 2),
+                                 ("cut5", "chunked_fixed", 3)):
             options = SynthesisOptions(ref_wav_path=str(clip), text=SENTENCE, prompt_text=PROMPT_TEXT,
-                                       how_to_cut=cut, seed=0, pause_second=0.0)
+                                       how_to_cut=cut, seed=0, pause_second=0.0, streaming_mode=mode)
             for attempt in ("first", "repeat"):  # the repeat reuses the cached reference work
                 start = time.perf_counter()
                 first, samples = None, 0
