@@ -19,7 +19,10 @@ SQRT_HALF = 0.7071067811865476
 
 
 def zeros_parameter(*shape: int) -> ms.Parameter:
-    return ms.Parameter(ms.Tensor(np.zeros(shape, dtype=np.float32)))
+    """A float32 parameter of zeros, to be filled by the weight loader. Built on numpy's zeros without a
+    copy: the pages stay untouched until something writes them, and loading replaces them (BERT's
+    1.3 GB of placeholders cost ~5 s to create when copied)."""
+    return ms.Parameter(ms.Tensor.from_numpy(np.zeros(shape, dtype=np.float32)))
 
 
 class Linear(nn.Cell):
@@ -50,7 +53,17 @@ def to_stored_layout(cell: nn.Cell, state: Mapping[str, np.ndarray]) -> dict[str
     """A PyTorch-layout state dict with the weights of `store_transposed` Linears transposed to [in, out]."""
     transposed = {f"{prefix}.weight" if prefix else "weight"
                   for prefix, sub in cell.cells_and_names() if isinstance(sub, Linear) and sub.store_transposed}
-    return {name: (np.asarray(value).T if name in transposed else value) for name, value in state.items()}
+    return {name: (transposed_copy(np.asarray(value)) if name in transposed else value)
+            for name, value in state.items()}
+
+
+def transposed_copy(matrix: np.ndarray, rows_per_block: int = 64) -> np.ndarray:
+    """`matrix.T` as a new C-contiguous array, a band of rows at a time: twice as fast as numpy's one
+    strided copy for BERT's 1024 x 4096 weights (BERT transposes 1.2 GB at load)."""
+    out = np.empty(matrix.shape[::-1], matrix.dtype)
+    for start in range(0, matrix.shape[0], rows_per_block):
+        out[:, start:start + rows_per_block] = matrix[start:start + rows_per_block].T
+    return out
 
 
 def to_torch_layout(cell: nn.Cell, state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

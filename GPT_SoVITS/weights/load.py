@@ -39,6 +39,16 @@ def _listing(title: str, keys: list[str], limit: int = 20) -> str:
     return f"{title} ({len(keys)}): {shown}"
 
 
+def _own_array(value: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """An array the parameter may keep: `value` itself when it is already a writeable, C-contiguous
+    array of its own in `dtype` (e.g. a transposed copy), else a fresh copy (the file's arrays are
+    read-only views of a memory map)."""
+    if (isinstance(value, np.ndarray) and value.dtype == dtype and value.flags.c_contiguous
+            and value.flags.writeable and value.flags.owndata):
+        return value
+    return np.array(value, dtype=dtype, order="C", copy=True)
+
+
 def load_into(
     cell: "ms.nn.Cell",
     state: Mapping[str, np.ndarray],
@@ -73,6 +83,4 @@ def load_into(
 
     for name, param in params.items():
         if name in state:
-            target = _numpy_dtype(param.dtype)
-            # A fresh contiguous copy: the file's arrays are read-only views of a memory map.
-            param.set_data(ms.Tensor.from_numpy(np.array(state[name], dtype=target, copy=True)))
+            param.set_data(ms.Tensor.from_numpy(_own_array(state[name], _numpy_dtype(param.dtype))))
