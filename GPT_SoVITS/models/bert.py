@@ -139,9 +139,9 @@ class BertModel(nn.Cell):
         position = index + count if index < 0 else index
         if not 0 <= position < count:
             raise IndexError(f"hidden state {index} does not exist with {count - 1} layers")
-        from GPT_SoVITS.runtime import compiled_decoding
+        from GPT_SoVITS.runtime import compiled_bert
 
-        if compiled_decoding():
+        if compiled_bert():
             return self._graph_for(position).run(ids, type_ids)
         length = ids.shape[1]
         positions = ms.Tensor(np.arange(length, dtype=np.int64)[None])

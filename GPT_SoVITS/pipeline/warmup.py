@@ -34,7 +34,7 @@ WARM_CAPACITIES = (512,)
 LATER_CAPACITIES = (768,)
 CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
 GPT_STEPS = 2
-# The Chinese warm text already runs (and so compiles) BERT's first 32-token bucket; later, the second:
+# Where BERT is compiled, the Chinese warm text already compiles its first 32-token bucket; later, the second:
 LATER_BERT_LENGTHS = (62,)
 
 
@@ -60,6 +60,10 @@ def _warm_bert(models: Models) -> None:
     import mindspore as ms
 
     from GPT_SoVITS.models.bert import HIDDEN_STATE_FROM_END
+    from GPT_SoVITS.runtime import compiled_bert
+
+    if not compiled_bert():  # op by op (the CPU's default): nothing to compile
+        return
 
     cfg = models.bert.config
     for length in (n for n in LATER_BERT_LENGTHS if n <= cfg.max_position_embeddings):

@@ -54,7 +54,10 @@ def test_unknown_character_maps_to_unk():
     assert ids[1:-1].tolist() == [unk]
 
 
-def test_third_to_last_hidden_state():
+@pytest.mark.parametrize("compiled", ["0", "1"])
+def test_third_to_last_hidden_state(compiled, monkeypatch):
+    """Op by op (the CPU's default) and as the compiled bucket graphs (other devices' default)."""
+    monkeypatch.setenv("GPT_SOVITS_COMPILED_BERT", compiled)
     for name, case, golden in cases():
         np.testing.assert_allclose(bert().token_features(case["text"]), golden[f"{name}.hidden_state_m3"],
                                    rtol=0, atol=ATOL_FEATURE, err_msg=name)
