@@ -68,11 +68,10 @@ def compiled_prefill() -> bool:
 
 
 def compiled_bert() -> bool:
-    """Run BERT as one compiled graph per 32-token bucket: on by default except on the CPU, where op by
-    op measured within 0-0.16 s of it (0.49 vs 0.35 s at 32 tokens, 1.04 vs 1.10 s at 100, where the
-    graph pads to 128) while every new bucket cost ~6 s of compilation, paid at start-up or by the
-    request that first reaches it. `GPT_SOVITS_COMPILED_BERT=1|0` overrides."""
-    return _compiled_by_default_off_cpu("GPT_SOVITS_COMPILED_BERT")
+    """Run BERT through its compiled graph (one for every length) once the warm-up has built it; op by
+    op until then, or always with `GPT_SOVITS_COMPILED_BERT=0` (or `GPT_SOVITS_EAGER=1`)."""
+    flag = os.environ.get("GPT_SOVITS_COMPILED_BERT", "").lower()
+    return compiled_decoding() and flag not in ("0", "false", "no")
 
 
 def _compiled_by_default_off_cpu(variable: str) -> bool:

@@ -5,8 +5,8 @@ pypinyin, the English g2p and tagger), MindSpore's first-call kernel set-up in e
 compilation of the GPT decoding step (~8 s per cache capacity at full size) and of the SoVITS
 generator's window graph where it is compiled. `warm_up` does that work at start-up on throw-away
 inputs (a synthetic clip, a tiny sentence) and reports what each part cost; what only some requests
-need (English text, longer BERT inputs, the larger decoding graph) is left to `warm_up_rest`, which the
-service runs in the background once it is ready. No part is fatal: a failure is logged and the request
+need, or can do without for a while (English text, BERT's compiled graph, the larger decoding graph), is
+left to `warm_up_rest`, which the service runs in the background once it is ready. No part is fatal: a failure is logged and the request
 that needs that part simply pays for it later.
 """
 from __future__ import annotations
@@ -34,8 +34,6 @@ WARM_CAPACITIES = (512,)
 LATER_CAPACITIES = (768,)
 CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
 GPT_STEPS = 2
-# Where BERT is compiled, the Chinese warm text already compiles its first 32-token bucket; later, the second:
-LATER_BERT_LENGTHS = (62,)
 
 
 def _synthetic_clip(path: Path, rate: int) -> None:
@@ -56,19 +54,12 @@ def _timed(timings: dict[str, float], name: str, fn) -> object:
         timings[name] = time.perf_counter() - start
 
 
-def _warm_bert(models: Models) -> None:
-    import mindspore as ms
-
+def _compile_bert(models: Models) -> None:
     from GPT_SoVITS.models.bert import HIDDEN_STATE_FROM_END
     from GPT_SoVITS.runtime import compiled_bert
 
-    if not compiled_bert():  # op by op (the CPU's default): nothing to compile
-        return
-
-    cfg = models.bert.config
-    for length in (n for n in LATER_BERT_LENGTHS if n <= cfg.max_position_embeddings):
-        ids = ms.Tensor(np.full((1, length), cfg.vocab_size - 1, np.int64))  # any in-vocabulary id
-        models.bert.model.hidden_state(ids, ms.Tensor(np.zeros((1, length), np.int64)), -HIDDEN_STATE_FROM_END).asnumpy()
+    if compiled_bert():
+        models.bert.model.compile(-HIDDEN_STATE_FROM_END)
 
 
 def warm_up(models: Models) -> dict[str, float]:
@@ -94,10 +85,11 @@ def warm_up(models: Models) -> dict[str, float]:
 
 
 def warm_up_rest(models: Models) -> dict[str, float]:
-    """What `warm_up` leaves for later: the other languages' frontends, the next BERT and GPT graphs."""
+    """What `warm_up` leaves for later: the other languages' frontends, BERT's graph (every length; BERT
+    runs op by op until it is built) and the next GPT graph."""
     timings: dict[str, float] = {}
     for text, language in LATER_TEXTS:
         _timed(timings, f"text.{language}", lambda: text_features(models, text, language, models.symbol_version))
-    _timed(timings, "bert.compile", lambda: _warm_bert(models))
+    _timed(timings, "bert.compile", lambda: _compile_bert(models))
     _timed(timings, "gpt.compile", lambda: models.gpt.model.warm_up(LATER_CAPACITIES))
     return timings

@@ -54,10 +54,7 @@ def test_unknown_character_maps_to_unk():
     assert ids[1:-1].tolist() == [unk]
 
 
-@pytest.mark.parametrize("compiled", ["0", "1"])
-def test_third_to_last_hidden_state(compiled, monkeypatch):
-    """Op by op (the CPU's default) and as the compiled bucket graphs (other devices' default)."""
-    monkeypatch.setenv("GPT_SOVITS_COMPILED_BERT", compiled)
+def test_third_to_last_hidden_state():
     for name, case, golden in cases():
         np.testing.assert_allclose(bert().token_features(case["text"]), golden[f"{name}.hidden_state_m3"],
                                    rtol=0, atol=ATOL_FEATURE, err_msg=name)
@@ -96,3 +93,29 @@ def test_encoder_state_drops_heads_and_renames_like_from_pretrained():
              "cls.predictions.bias": 5, "bert.pooler.dense.weight": 6}
     assert encoder_state(state) == {"encoder.layer.0.output.LayerNorm.weight": 1,
                                     "encoder.layer.0.output.LayerNorm.bias": 2, "embeddings.word_embeddings.weight": 3}
+
+
+def test_compiled_graph_serves_every_length_as_op_by_op(monkeypatch):
+    """One graph with a dynamic token axis, built by `compile`, gives op by op's features for sentences
+    of different lengths; before `compile`, or switched off, BERT runs op by op."""
+    from GPT_SoVITS.models import bert as bert_module
+
+    fresh = ChineseBert(model_file(f"bert/{model_meta('bert')['folder']}/pytorch_model.bin").parent)
+    texts = [case["text"] for _, case, _ in cases()]
+    assert len({len(text) for text in texts}) > 1
+    graph_runs = []
+    real_inputs = bert_module.graph_inputs
+    monkeypatch.setattr(bert_module, "graph_inputs", lambda *args: graph_runs.append(1) or real_inputs(*args))
+
+    eager = [fresh.token_features(text) for text in texts]
+    assert not graph_runs  # not compiled yet: op by op
+    fresh.model.compile(-bert_module.HIDDEN_STATE_FROM_END)
+    graph_runs.clear()
+    for text, expected in zip(texts, eager):
+        np.testing.assert_allclose(fresh.token_features(text), expected, rtol=0, atol=1e-6, err_msg=text)
+    assert len(graph_runs) == len(texts)
+
+    monkeypatch.setenv("GPT_SOVITS_COMPILED_BERT", "0")
+    graph_runs.clear()
+    np.testing.assert_allclose(fresh.token_features(texts[0]), eager[0], rtol=0, atol=1e-6)
+    assert not graph_runs

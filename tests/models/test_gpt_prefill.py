@@ -45,12 +45,10 @@ def test_padded_prefill_matches_op_by_op(version, monkeypatch):
 
 
 @pytest.mark.parametrize("switch,variable", [("compiled_prefill", "GPT_SOVITS_COMPILED_PREFILL"),
-                                             ("compiled_generator", "GPT_SOVITS_COMPILED_GENERATOR"),
-                                             ("compiled_bert", "GPT_SOVITS_COMPILED_BERT")])
+                                             ("compiled_generator", "GPT_SOVITS_COMPILED_GENERATOR")])
 def test_graphs_that_do_not_pay_on_the_cpu_are_off_there(switch, variable, monkeypatch):
-    """The prefill (~5% faster compiled, ~3 s of compilation per bucket), SoVITS's generator (oneDNN
-    convolutions either way) and BERT (0-0.16 s faster compiled, ~6 s of compilation per bucket) run op by
-    op on the CPU by default and compiled elsewhere."""
+    """The prefill (~5% faster compiled, ~3 s of compilation per bucket) and SoVITS's generator (oneDNN
+    convolutions either way) run op by op on the CPU by default and compiled elsewhere."""
     from GPT_SoVITS import runtime
 
     enabled = getattr(runtime, switch)
