@@ -22,6 +22,7 @@ import numpy as np
 
 from .chunked import ChunkCutter, ChunkPlan, ChunkVoicer, chunks_of
 from .errors import CancelledError, InputError
+from .models_lock import ModelsLock
 from .models import Models, load_models
 from .options import ModelPaths, SynthesisOptions
 from .reference import LruCache, ReferenceAudio, analyse_reference, clip_identity
@@ -42,8 +43,9 @@ class Synthesizer:
         self._references = LruCache(cache_size)
         self._prompts = LruCache(cache_size)
         # MindSpore cells are not safe to run from several threads at once; segments are the unit of
-        # work, so concurrent requests interleave segment by segment.
-        self._compute = threading.Lock()
+        # work, so concurrent requests interleave segment by segment, and background warm-up waits for
+        # a quiet moment.
+        self._models_lock = ModelsLock()
 
     @classmethod
     def load(cls, paths: ModelPaths) -> "Synthesizer":
@@ -64,10 +66,15 @@ class Synthesizer:
         return self._locked(warm_up, self.models)
 
     def warm_up_rest(self) -> dict[str, float]:
-        """The warm-up of what only some requests need, meant for a background thread once serving."""
+        """The warm-up of what only some requests need, meant for a background thread once serving: one
+        stage at a time, each when no request has used the models for a moment."""
         from .warmup import warm_up_rest
 
-        return self._locked(warm_up_rest, self.models)
+        def when_quiet(stage) -> None:
+            with self._models_lock.background():
+                stage()
+
+        return warm_up_rest(self.models, when_quiet)
 
     # -- cached reference work ---------------------------------------------------------------------
     def reference(self, path: str, with_prompt_codes: bool) -> ReferenceAudio:
@@ -82,7 +89,7 @@ class Synthesizer:
                                                                        language, version))
 
     def _locked(self, fn, *args):
-        with self._compute:
+        with self._models_lock.request():
             return fn(*args)
 
     # -- synthesis -----------------------------------------------------------------------------------
@@ -137,7 +144,7 @@ class Synthesizer:
         target, phoneme_ids, bert = self._gpt_inputs(text, options, prompt)
         sampling = sampling_options(options)
         gpt_seed, noise_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
-        with self._compute:
+        with self._models_lock.request():
             result = self.models.gpt.generate(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
                                               bert, sampling, seed=gpt_seed)
             tokens = result.webui_tokens
@@ -168,7 +175,7 @@ class Synthesizer:
 
         def produce() -> None:
             try:
-                with self._compute:
+                with self._models_lock.request():
                     gpt, sovits = self.models.gpt, self.models.sovits.model
                     codes = gpt.generate_tokens(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
                                                 bert, sampling_options(options), seed=gpt_seed)

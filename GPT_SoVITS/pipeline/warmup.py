@@ -15,6 +15,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -84,12 +85,16 @@ def warm_up(models: Models) -> dict[str, float]:
     return timings
 
 
-def warm_up_rest(models: Models) -> dict[str, float]:
-    """What `warm_up` leaves for later: the other languages' frontends, BERT's graph (every length; BERT
-    runs op by op until it is built) and the next GPT graph."""
+def warm_up_rest(models: Models, run_stage: Callable[[Callable[[], None]], None] = lambda stage: stage(),
+                 ) -> dict[str, float]:
+    """What `warm_up` leaves for later, stage by stage: the other languages' frontends, the next GPT
+    graph, BERT's graph (every length; BERT runs op by op until it is built). `run_stage` runs each
+    stage (the synthesizer: under its lock, when no request is using it)."""
+    stages = [(f"text.{language}", lambda t=text, lang=language: text_features(models, t, lang, models.symbol_version))
+              for text, language in LATER_TEXTS]
+    stages += [("gpt.compile", lambda: models.gpt.model.warm_up(LATER_CAPACITIES)),
+               ("bert.compile", lambda: _compile_bert(models))]
     timings: dict[str, float] = {}
-    for text, language in LATER_TEXTS:
-        _timed(timings, f"text.{language}", lambda: text_features(models, text, language, models.symbol_version))
-    _timed(timings, "bert.compile", lambda: _compile_bert(models))
-    _timed(timings, "gpt.compile", lambda: models.gpt.model.warm_up(LATER_CAPACITIES))
+    for name, fn in stages:
+        run_stage(lambda n=name, f=fn: _timed(timings, n, f))
     return timings
