@@ -47,3 +47,25 @@ def write_random_weights(folder: Path, tokenizer_file: Path) -> list[str]:
     bert = _hf_folder(folder / "bert", configs.BERT, _state(random_models.bert(None).model), (tokenizer_file,))
     return ["--gpt-path", str(gpt), "--sovits-path", str(sovits), "--cnhubert-base-path", str(hubert),
             "--bert-path", str(bert)]
+
+
+def write_in_child_process(folder: Path, tokenizer_file: Path) -> list[str]:
+    """`write_random_weights` in a child process, so that this process never starts MindSpore: its
+    runtime threads would otherwise compete with the server being measured (the load measured ~50%
+    slower with them)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "bench.weight_files", str(folder), str(tokenizer_file)],
+                          cwd=repo, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    import sys
+
+    from GPT_SoVITS import runtime
+
+    runtime.configure("CPU")
+    print(json.dumps(write_random_weights(Path(sys.argv[1]), Path(sys.argv[2]))))
