@@ -162,7 +162,7 @@ class Synthesizer:
         """One segment as float32 chunks while the GPT decodes (see `chunked.py`).
 
         The models are not re-entrant and the GPT's cache lives across the whole segment, so a worker
-        thread holds the compute lock for the segment and hands chunks over a queue; a consumer that
+        thread holds the models' lock for the segment and hands chunks over a queue; a consumer that
         stops reading (or a cancel) ends the work at the next chunk, and the lock is never held while
         waiting for a reader."""
         target, phoneme_ids, bert = self._gpt_inputs(text, options, prompt)
