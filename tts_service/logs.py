@@ -24,6 +24,9 @@ def configure_server_log(level: int = logging.INFO) -> None:
         handler._tts_stderr = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
+    # Not also through the root logger: a dependency (split_lang's LangSplitter) calls
+    # logging.basicConfig, which would print every line a second time in its own format.
+    root.propagate = False
 
 
 def access_logger(logs_dir: Path) -> logging.Logger:
