@@ -8,7 +8,8 @@ cross-faded with the previous window's (sine window), and the waveforms are alig
 (SOLA). Each chunk withholds its last `overlap` codes of audio for the next one to blend with.
 
 This trades exactness for latency: a chunk's audio differs slightly from the whole segment decoded at
-once (the generator sees a window, not the whole utterance). The GPT codes are the same.
+once (the generator sees a window, not the whole utterance). The GPT codes are the same, all of them
+voiced (the non-chunked path follows the web UI and drops the first code after a count stop).
 
 Two ways to cut (the reference's modes):
   * at pauses (2): once `min_codes + 2` codes wait, score each waiting code by how much it and the next

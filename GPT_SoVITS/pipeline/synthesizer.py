@@ -183,7 +183,7 @@ class Synthesizer:
                                        [ref.sv_embedding for ref in references] if self.models.is_pro else None)
                     voicer = ChunkVoicer(sovits, np.asarray(target.phone_ids, np.int64)[None], ge, plan,
                                          options.noise_scale, options.speed, np.random.default_rng(noise_seed))
-                    cutter = ChunkCutter(plan, gpt.mute_similarity() if plan.at_pauses else None)
+                    cutter = ChunkCutter(plan, gpt.mute_similarity if plan.at_pauses else None)
                     for chunk, last in chunks_of(codes, cutter):
                         handover.put(voicer.voice(chunk, last))
                         if stopped.is_set() or (should_cancel is not None and should_cancel()):

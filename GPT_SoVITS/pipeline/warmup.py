@@ -5,9 +5,9 @@ pypinyin, the English g2p and tagger), MindSpore's first-call kernel set-up in e
 compilation of the GPT decoding step (~8 s per cache capacity at full size) and of the SoVITS
 generator's window graph where it is compiled. `warm_up` does that work at start-up on throw-away
 inputs (a synthetic clip, a tiny sentence) and reports what each part cost; what only some requests
-need, or can do without for a while (English text, BERT's compiled graph, the larger decoding graph), is
-left to `warm_up_rest`, which the service runs in the background once it is ready. No part is fatal: a failure is logged and the request
-that needs that part simply pays for it later.
+need, or can do without for a while (English text, BERT's compiled graph, the larger decoding graph),
+is left to `warm_up_rest`, which the service runs in the background once it is ready. No part is
+fatal: a failure is logged and the request that needs that part simply pays for it later.
 """
 from __future__ import annotations
 

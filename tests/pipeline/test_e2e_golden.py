@@ -161,7 +161,7 @@ def test_chunks_cut_at_pauses_are_repeatable_and_lose_nothing(synthesizer, meta,
     from GPT_SoVITS.models.gpt.config import MUTE_TOKEN
     from GPT_SoVITS.pipeline.chunked import SOLA_SEARCH
 
-    similarity = synthesizer.models.gpt.mute_similarity()
+    similarity = synthesizer.models.gpt.mute_similarity
     assert similarity[MUTE_TOKEN] == pytest.approx(1.0, abs=1e-6) and np.abs(similarity).max() <= 1 + 1e-6
     codes = _generated_codes(golden)
     chunking = dict(streaming_mode=2, min_chunk_length=max(2, codes.size // 4), overlap_length=1)

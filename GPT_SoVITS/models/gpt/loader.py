@@ -6,7 +6,8 @@ module is stripped there).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Generator, Mapping
 
@@ -27,18 +28,15 @@ class GPT:
     model: Text2SemanticDecoder
     raw_config: Mapping[str, Any]
     version: str | None = None  # phoneme table of the text embedding ("v1" | "v2"), when known
-    _mute_similarity: np.ndarray | None = field(default=None, repr=False)
 
+    @cached_property
     def mute_similarity(self) -> np.ndarray:
         """Cosine similarity [vocab] of every semantic code's embedding to the silence code's
         (`MUTE_TOKEN`), as the reference computes it in float32 (eps 1e-8): where chunked streaming
         may cut."""
-        if self._mute_similarity is None:
-            table = self.model.ar_audio_embedding.word_embeddings.weight.asnumpy().astype(np.float32)
-            norms = np.linalg.norm(table, axis=1)
-            dots = table @ table[MUTE_TOKEN]
-            self._mute_similarity = dots / np.maximum(norms * norms[MUTE_TOKEN], np.float32(1e-8))
-        return self._mute_similarity
+        table = self.model.ar_audio_embedding.word_embeddings.weight.asnumpy().astype(np.float32)
+        norms = np.linalg.norm(table, axis=1)
+        return (table @ table[MUTE_TOKEN]) / np.maximum(norms * norms[MUTE_TOKEN], np.float32(1e-8))
 
     @property
     def early_stop_num(self) -> int:
