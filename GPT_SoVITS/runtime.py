@@ -2,6 +2,12 @@
 
 On the CPU, MindSpore's default asynchronous op-by-op launch costs milliseconds per kernel; blocking
 launches make single ops about 100x cheaper there, so `configure` turns them on for the CPU target.
+
+On an AVX-512 CPU, the oneDNN inside MindSpore 2.10 (v3.10) runs every plain-layout convolution through
+its reference C++ kernel (`jit_uni_ncsp:conv+ref:any` in `ONEDNN_VERBOSE=1`): ~1.5 GFLOP/s, so SoVITS
+takes minutes per sentence. Capped at AVX2 it picks its JIT kernels: convolutions ~70x faster,
+transposed ones ~100x, large matrix products ~30% slower, matrix-vector products (the GPT step) equal.
+`configure` sets that cap unless `ONEDNN_MAX_CPU_ISA` is already set (`ALL` restores oneDNN's choice).
 """
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ import shutil
 from dataclasses import dataclass
 
 DEVICE_TARGETS = ("CPU", "Ascend", "GPU")
+ONEDNN_ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
+CPU_ISA_CAP = "AVX2"  # see the module docstring
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,9 @@ def configure(device_target: str | None = None, device_id: int = 0) -> Runtime:
         raise ValueError(f"unknown device target {target!r}; choose one of {', '.join(DEVICE_TARGETS)}")
     import mindspore as ms
 
+    if target == "CPU":
+        # Read by oneDNN at its first kernel, so before any op runs; a no-op on a CPU without AVX-512.
+        os.environ.setdefault(ONEDNN_ISA_VARIABLE, CPU_ISA_CAP)
     ms.set_device(target, device_id)
     if target == "CPU":
         ms.runtime.launch_blocking()
