@@ -12,6 +12,7 @@ import pytest
 from golden_data import model_file, model_meta, model_subdirs
 
 from GPT_SoVITS.models.gpt import GPTConfig, SamplingOptions, decode_tokens, infer_panel, load_gpt
+from GPT_SoVITS.models.gpt import compiled as compiled_module
 from GPT_SoVITS.models.gpt import decode as decode_module
 from GPT_SoVITS.models.gpt.config import MIN_STEPS_BEFORE_EOS
 from GPT_SoVITS.models.gpt.model import prefill_mask
@@ -223,6 +224,32 @@ def test_cache_growth_changes_nothing(version, eager, monkeypatch):
     monkeypatch.setattr(decode_module, "_CACHE_HEADROOM", 1)  # forces several doublings
     tight = gpt.generate(*args, early_stop_num=early_stop_num, seed=0)
     np.testing.assert_array_equal(roomy.tokens, tight.tokens)
+
+
+@pytest.mark.parametrize("version", model_subdirs("gpt"))
+def test_compiled_step_moves_through_small_capacities_unchanged(version, monkeypatch):
+    """Step graphs of small capacities force several moves between graphs mid-utterance, each copying
+    the cache from the previous graph's buffers: the tokens must equal one roomy graph's."""
+    monkeypatch.setenv("GPT_SOVITS_EAGER", "0")
+    gpt, inputs = _folder_inputs(version)
+    args = (inputs["all_phoneme_ids"], inputs["prompt_semantic"], inputs["bert"], GREEDY)
+    early_stop_num = model_meta(f"gpt/{version}")["cases"]["main"]["early_stop_num"]
+    roomy_logits, small_logits = [], []
+    roomy = gpt.generate(*args, early_stop_num=early_stop_num, seed=0,
+                         on_step=lambda _, raw: roomy_logits.append(raw))
+    start = len(inputs["all_phoneme_ids"]) + len(inputs["prompt_semantic"])
+    bucket = max(2, len(roomy.tokens) - len(inputs["prompt_semantic"])) // 2  # ~3 graphs per utterance
+    monkeypatch.setattr(compiled_module, "MIN_CAPACITY", start + 1)
+    monkeypatch.setattr(compiled_module, "CAPACITY_BUCKET", bucket)
+    monkeypatch.setattr(decode_module, "_CACHE_HEADROOM", 1)
+    meta = model_meta(f"gpt/{version}")
+    fresh = load_gpt(model_file(f"gpt/{version}/{meta['checkpoint']}"))  # its graphs: the small capacities
+    small = fresh.generate(*args, early_stop_num=early_stop_num, seed=0,
+                           on_step=lambda _, raw: small_logits.append(raw))
+    np.testing.assert_array_equal(roomy.tokens, small.tokens)
+    np.testing.assert_allclose(np.stack(small_logits), np.stack(roomy_logits), rtol=0, atol=1e-5)
+    graphs = fresh.model._compiled_decoding()._graphs
+    assert len(graphs) >= 2, sorted(graphs)
 
 
 @pytest.mark.parametrize("version", model_subdirs("gpt"))

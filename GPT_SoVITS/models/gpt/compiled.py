@@ -27,30 +27,36 @@ def bucketed(capacity: int) -> int:
 
 
 class StepGraph(nn.Cell):
-    """`step(x [1, dim], where [H, 1, 2] int32, bias [capacity]) -> logits [1, vocab]` with in-place cache."""
+    """`step(x [1, dim], rows [H] int32, bias [capacity]) -> logits [1, vocab]` with in-place cache;
+    `rows` are the new position's rows in the buffers (`head * capacity + position`)."""
 
     def __init__(self, model: nn.Cell, capacity: int):
         super().__init__(auto_prefix=False)  # the shared layers keep the model's parameter names
         cfg = model.cfg
         self.layers = model.h.layers
         self.predict = model.ar_predict_layer
-        shape = (cfg.num_heads, capacity, cfg.head_dim)
+        self.head_shape = (cfg.num_heads, capacity, cfg.head_dim)
+        shape = (cfg.num_heads * capacity, cfg.head_dim)
         zeros = lambda: ms.Tensor(np.zeros(shape, np.float32))  # noqa: E731
         self.keys = ms.ParameterTuple(
             [ms.Parameter(zeros(), name=f"step_cache.k{i}", requires_grad=False) for i in range(cfg.num_layers)])
         self.values = ms.ParameterTuple(
             [ms.Parameter(zeros(), name=f"step_cache.v{i}", requires_grad=False) for i in range(cfg.num_layers)])
         self.capacity = capacity
-        self._write = ops.ScatterNdUpdate()
+        self._write = ops.ScatterUpdate()
 
     @ms.jit
-    def construct(self, x: ms.Tensor, where: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+    def construct(self, x: ms.Tensor, rows: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+        heads, _, head_dim = self.head_shape
         for i in range(len(self.layers)):
             layer = self.layers[i]
             q, k, v = layer.self_attn.qkv(x)
-            keys = self._write(self.keys[i], where, k)
-            values = self._write(self.values[i], where, v)
-            x = layer._finish(x, layer.self_attn.attend(q, keys, values, bias))
+            # Read the Parameters after the writes (`depend`), not the writes' outputs: an output is a
+            # second buffer the CPU kernel would fill with a copy of the whole cache.
+            keys = ops.depend(self.keys[i], self._write(self.keys[i], rows, k.reshape(heads, head_dim)))
+            values = ops.depend(self.values[i], self._write(self.values[i], rows, v.reshape(heads, head_dim)))
+            x = layer._finish(x, layer.self_attn.attend(
+                q, keys.reshape(self.head_shape), values.reshape(self.head_shape), bias))
         return self.predict(x)
 
     def load(self, keys: list[ms.Tensor], values: list[ms.Tensor], length: int) -> None:
@@ -61,9 +67,10 @@ class StepGraph(nn.Cell):
         previous one's keys and values (tests/models/test_gpt_reuse.py)."""
         for params, sources in ((self.keys, keys), (self.values, values)):
             for param, source in zip(params, sources):
-                buffer = np.zeros(param.shape, np.float32)
-                buffer[:, :length] = source.asnumpy()[:, :length]
-                ops.assign(param, ms.Tensor(buffer))
+                buffer = np.zeros(self.head_shape, np.float32)
+                heads, _, head_dim = self.head_shape
+                buffer[:, :length] = source.asnumpy().reshape(heads, -1, head_dim)[:, :length]
+                ops.assign(param, ms.Tensor(buffer.reshape(param.shape)))
 
 
 class CompiledDecoding:
@@ -86,8 +93,7 @@ class CompiledDecoding:
         cache.length += 1
         bias = np.full(graph.capacity, -np.inf, np.float32)
         bias[: cache.length] = 0.0
-        where = np.stack([np.arange(self._heads), np.full(self._heads, position)], -1)[:, None].astype(np.int32)
-        return graph(x, ms.Tensor(where), ms.Tensor(bias))
+        return graph(x, self._rows(graph.capacity, position), ms.Tensor(bias))
 
     def warm_up(self, capacities: tuple[int, ...]) -> None:
         """Compile the graphs of these capacities now (one throw-away step each), so that a request
@@ -97,8 +103,11 @@ class CompiledDecoding:
             graph = self._graph(capacity)
             bias = np.full(capacity, -np.inf, np.float32)
             bias[0] = 0.0
-            where = np.stack([np.arange(self._heads), np.zeros(self._heads)], -1)[:, None].astype(np.int32)
-            graph(ms.Tensor(np.zeros((1, dim), np.float32)), ms.Tensor(where), ms.Tensor(bias)).asnumpy()
+            graph(ms.Tensor(np.zeros((1, dim), np.float32)), self._rows(capacity, 0), ms.Tensor(bias)).asnumpy()
+
+    def _rows(self, capacity: int, position: int) -> ms.Tensor:
+        """The rows of `position` in buffers of this capacity, one per head."""
+        return ms.Tensor((np.arange(self._heads) * capacity + position).astype(np.int32))
 
     def _graph(self, capacity: int) -> StepGraph:
         if capacity not in self._graphs:
