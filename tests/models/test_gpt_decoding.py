@@ -48,7 +48,7 @@ class ScriptedModel:
     def prefill(self, text, audio, cache):
         return self._next()
 
-    def step(self, audio, cache):
+    def step(self, token, position, cache):
         return self._next()
 
 

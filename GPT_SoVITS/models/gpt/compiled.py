@@ -27,12 +27,15 @@ def bucketed(capacity: int) -> int:
 
 
 class StepGraph(nn.Cell):
-    """`step(x [1, dim], rows [H] int32, bias [capacity]) -> logits [1, vocab]` with in-place cache;
-    `rows` are the new position's rows in the buffers (`head * capacity + position`)."""
+    """`step(token [1] int64, sine [1, dim], rows [H] int32, bias [capacity]) -> logits [1, vocab]` with
+    in-place cache. The token is embedded in the graph as `embed_audio` does (`sine` is its position's
+    code); `rows` are the new position's rows in the buffers (`head * capacity + position`)."""
 
     def __init__(self, model: nn.Cell, capacity: int):
         super().__init__(auto_prefix=False)  # the shared layers keep the model's parameter names
         cfg = model.cfg
+        self.embed = model.ar_audio_embedding
+        self.alpha = model.ar_audio_position.alpha
         self.layers = model.h.layers
         self.predict = model.ar_predict_layer
         self.head_shape = (cfg.num_heads, capacity, cfg.head_dim)
@@ -46,8 +49,9 @@ class StepGraph(nn.Cell):
         self._write = ops.ScatterUpdate()
 
     @ms.jit
-    def construct(self, x: ms.Tensor, rows: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
+    def construct(self, token: ms.Tensor, sine: ms.Tensor, rows: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
         heads, _, head_dim = self.head_shape
+        x = self.embed(token) + self.alpha * sine
         for i in range(len(self.layers)):
             layer = self.layers[i]
             q, k, v = layer.self_attn.qkv(x)
@@ -81,7 +85,7 @@ class CompiledDecoding:
         self._graphs: dict[int, StepGraph] = {}
         self._heads = model.cfg.num_heads
 
-    def step(self, x: ms.Tensor, cache: KVCache) -> ms.Tensor:
+    def step(self, token: int, sine: np.ndarray, cache: KVCache) -> ms.Tensor:
         position = cache.length
         capacity = bucketed(position + 1)
         graph = getattr(cache, "graph", None)
@@ -93,7 +97,8 @@ class CompiledDecoding:
         cache.length += 1
         bias = np.full(graph.capacity, -np.inf, np.float32)
         bias[: cache.length] = 0.0
-        return graph(x, self._rows(graph.capacity, position), ms.Tensor(bias))
+        return graph(ms.Tensor(np.array([token], np.int64)), ms.Tensor(sine), self._rows(graph.capacity, position),
+                     ms.Tensor(bias))
 
     def warm_up(self, capacities: tuple[int, ...]) -> None:
         """Compile the graphs of these capacities now (one throw-away step each), so that a request
@@ -103,7 +108,8 @@ class CompiledDecoding:
             graph = self._graph(capacity)
             bias = np.full(capacity, -np.inf, np.float32)
             bias[0] = 0.0
-            graph(ms.Tensor(np.zeros((1, dim), np.float32)), self._rows(capacity, 0), ms.Tensor(bias)).asnumpy()
+            graph(ms.Tensor(np.zeros(1, np.int64)), ms.Tensor(np.zeros((1, dim), np.float32)), self._rows(capacity, 0),
+                  ms.Tensor(bias)).asnumpy()
 
     def _rows(self, capacity: int, position: int) -> ms.Tensor:
         """The rows of `position` in buffers of this capacity, one per head."""

@@ -124,8 +124,7 @@ def decode_tokens(
                 yield token, True
             break
         yield token, False
-        step_in = model.embed_audio(ms.Tensor(np.array([token], np.int64)), n_prompt + idx)
-        logits = model.step(step_in, cache)
+        logits = model.step(token, n_prompt + idx, cache)
 
     if not y:  # the reference pads an empty result with one token 0 ("bad zero prediction")
         y.append(0)

@@ -53,13 +53,16 @@ class SinePositionalEmbedding(nn.Cell):
         super().__init__()
         self.dim = dim
         self.alpha = ms.Parameter(ms.Tensor(np.ones(1, dtype=np.float32)))
-        self._table = ms.Tensor(sine_table(_INITIAL_POSITIONS, dim))
+        self._table = sine_table(_INITIAL_POSITIONS, dim)
 
     def construct(self, x: ms.Tensor, start: int = 0) -> ms.Tensor:
-        end = start + x.shape[0]
+        return x + self.alpha * ms.Tensor(self.rows(start, start + x.shape[0]))
+
+    def rows(self, start: int, end: int) -> np.ndarray:
+        """The sine codes of positions start..end-1, [end - start, dim] (the compiled step's input)."""
         if end > self._table.shape[0]:
-            self._table = ms.Tensor(sine_table(max(end, 2 * self._table.shape[0]), self.dim))
-        return x + self.alpha * self._table[start:end]
+            self._table = sine_table(max(end, 2 * self._table.shape[0]), self.dim)
+        return self._table[start:end]
 
 
 class Text2SemanticDecoder(nn.Cell):
@@ -103,14 +106,16 @@ class Text2SemanticDecoder(nn.Cell):
             cache.start(i, k, v)
         return self.ar_predict_layer(last)
 
-    def step(self, audio: ms.Tensor, cache: KVCache) -> ms.Tensor:
-        """One new audio position [1, dim] against the cache -> logits [1, vocab].
+    def step(self, token: int, position: int, cache: KVCache) -> ms.Tensor:
+        """The semantic `token` at audio `position`, against the cache -> logits [1, vocab].
 
-        Runs as one compiled graph (`compiled.py`) unless the runtime asks for op-by-op execution.
+        Runs as one compiled graph (`compiled.py`), embedding included, unless the runtime asks for
+        op-by-op execution.
         """
         compiled = self._compiled_decoding()
         if compiled is not None:
-            return compiled.step(audio, cache)
+            return compiled.step(token, self.ar_audio_position.rows(position, position + 1), cache)
+        audio = self.embed_audio(ms.Tensor(np.array([token], np.int64)), position)
         return self.ar_predict_layer(self.h.step(audio, cache))
 
     def warm_up(self, capacities: tuple[int, ...], prefill_lengths: tuple[int, ...] = WARM_PREFILL_LENGTHS) -> None:
