@@ -64,11 +64,13 @@ def compiled_decoding() -> bool:
 
 
 def compiled_generator() -> bool:
-    """Run SoVITS's HiFi-GAN generator as one compiled graph, window by window: on by default except on
-    the CPU, where its convolutions are oneDNN kernels that a graph does not speed up (measured within 3%
-    of op by op at 10 s of audio) while the graph costs ~5 s of compilation at warm-up.
-    `GPT_SOVITS_COMPILED_GENERATOR=1|0` overrides."""
-    return _compiled_by_default_off_cpu("GPT_SOVITS_COMPILED_GENERATOR")
+    """Run SoVITS's HiFi-GAN generator window by window through one compiled graph once the background
+    warm-up has built it (op by op until then, and for inputs shorter than a window): on by default.
+    Measured on the CPU: ~13% less time for 10 s of audio on an AVX-512 host (4.5 against 5.2 s),
+    within 3% on an AVX2 host. `GPT_SOVITS_COMPILED_GENERATOR=0` (or `GPT_SOVITS_EAGER=1`) keeps it
+    op by op."""
+    flag = os.environ.get("GPT_SOVITS_COMPILED_GENERATOR", "").lower()
+    return compiled_decoding() and flag not in ("0", "false", "no")
 
 
 def compiled_prefill() -> bool:

@@ -1,8 +1,9 @@
 """The compiled, windowed generator gives the op-by-op generator's audio, for every SoVITS folder.
 
 The latent and timbre come from the folder's golden trace (`<case>.dec_in`, `<case>.ge`): at the golden
-length (inside one window), and repeated to several windows and a partial one, so that window seams and
-the zero-masked padding at both utterance ends are exercised. The golden audio itself is checked through
+length, and repeated to several windows with a short tail (run op by op) or a nearly full one (run in
+the graph), so that window seams, the op-by-op tail and the zero-masked padding at both utterance ends
+are exercised. The golden audio itself is checked through
 the default path by test_sovits_parity.py.
 """
 from __future__ import annotations
@@ -37,7 +38,10 @@ def test_windowed_generator_equals_op_by_op(version):
     dec, hop = sovits.model.dec, sovits.hop_length
     names = [p.name for p in dec.get_parameters()]
     windowed = WindowedGenerator(dec)
-    for frames in (z_golden.shape[-1], 2 * windowed.window + windowed.window // 2 + 1):
+    w = windowed.window
+    short_tail, long_tail = 2 * w + w // 2 + 1, 2 * w + w - 3
+    assert (windowed.graph_windows(short_tail), windowed.graph_windows(long_tail)) == (2, 3)
+    for frames in (z_golden.shape[-1], w, short_tail, long_tail):
         z = repeated(z_golden, frames)
         expected = dec(z, ge).asnumpy()
         actual = windowed(z, ge).asnumpy()
@@ -64,3 +68,25 @@ def test_overlap_covers_the_receptive_field(version):
     assert frame - overlap <= first and last <= frame + overlap
     # ... and the bound is not loose: the change reaches most of the way.
     assert first <= frame - overlap // 2 and last >= frame + overlap // 2
+
+
+@pytest.mark.parametrize("version", VERSIONS[:1])
+def test_sovits_uses_the_graph_only_once_warmed_up(version, monkeypatch):
+    """Op by op until `warm_up` has compiled the window graph, through it after; never with the switch off."""
+    monkeypatch.delenv("GPT_SOVITS_EAGER", raising=False)
+    monkeypatch.delenv("GPT_SOVITS_COMPILED_GENERATOR", raising=False)
+    sovits, z_golden, ge = golden_decoder_input(version)
+    model = sovits.model
+    z = repeated(z_golden, 2 * WindowedGenerator(model.dec).window)
+    calls = []
+    model.generate(z, ge)
+    assert model._compiled_dec is None or not model._compiled_dec.ready
+    model.warm_up()
+    assert model._compiled_dec.ready
+    monkeypatch.setattr(model._compiled_dec, "_windows",
+                        lambda *args, original=model._compiled_dec._windows: calls.append(args[-1]) or original(*args))
+    model.generate(z, ge)
+    assert calls == [2]
+    monkeypatch.setenv("GPT_SOVITS_COMPILED_GENERATOR", "0")
+    model.generate(z, ge)
+    assert calls == [2]

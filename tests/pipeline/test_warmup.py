@@ -23,7 +23,9 @@ def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # no
         later = synthesizer.warm_up_rest()
     assert not [r for r in caplog.records if r.name == "GPT_SoVITS.pipeline.warmup"]
     assert set(timings) == {f"text.{WARM_TEXT[1]}", "gpt.compile", "reference", "gpt", "sovits"}
-    assert set(later) == {f"text.{language}" for _, language in LATER_TEXTS} | {"bert.compile", "gpt.compile"}
+    assert set(later) == {f"text.{language}" for _, language in LATER_TEXTS} | {"bert.compile", "gpt.compile",
+                                                                              "sovits.compile"}
+    assert synthesizer.models.sovits.model._compiled_dec.ready
     assert all(seconds >= 0 for seconds in [*timings.values(), *later.values()])
 
 

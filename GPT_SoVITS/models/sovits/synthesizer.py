@@ -72,15 +72,16 @@ class SynthesizerTrn(nn.Cell):
         self._compiled_dec: WindowedGenerator | None = None  # built on first use, after the weights load
 
     def generate(self, z: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
-        """The generator `dec`: op by op, or window by window through one compiled graph
-        (see `runtime.compiled_generator`)."""
-        if not runtime.compiled_generator():
+        """The generator `dec`: window by window through one compiled graph once `warm_up` has built it
+        (see `runtime.compiled_generator`), op by op until then."""
+        compiled = self._compiled_dec
+        if compiled is None or not compiled.ready or not runtime.compiled_generator():
             return self.dec(z, ge)
-        return self._compiled_generator()(z, ge)
+        return compiled(z, ge)
 
     def warm_up(self, frame_counts: Sequence[int] = ()) -> None:
-        """Compile the generator's one window graph now, so that a request does not wait for it (seconds
-        at full size). Every length uses that graph, so `frame_counts` is not needed. No-op unless compiled."""
+        """Compile the generator's one window graph (seconds at full size); requests use it from then on.
+        Every length uses that graph, so `frame_counts` is not needed. No-op unless compiled."""
         if runtime.compiled_generator():
             self._compiled_generator().warm_up(self.cfg.inter_channels, self.cfg.gin_channels)
 
