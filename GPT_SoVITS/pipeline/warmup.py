@@ -5,8 +5,9 @@ pypinyin, the English g2p and tagger), MindSpore's first-call kernel set-up in e
 compilation of the GPT decoding step (~8 s per cache capacity at full size). `warm_up` does that work
 at start-up on throw-away inputs (a synthetic clip, a tiny sentence) and reports what each part cost;
 what only some requests need, or can do without for a while (English text, the compiled graphs of
-BERT and of SoVITS's generator, the larger decoding graph), is left to `warm_up_rest`, which the service runs in the background once it is ready. No part is
-fatal: a failure is logged and the request that needs that part simply pays for it later.
+BERT and of SoVITS's generator, the larger decoding graph), is left to `warm_up_rest`, which the
+service runs in the background once it is ready. No part is fatal: a failure is logged and the request
+that needs that part simply pays for it later.
 """
 from __future__ import annotations
 
@@ -87,8 +88,8 @@ def warm_up(models: Models) -> dict[str, float]:
 def warm_up_rest(models: Models, run_stage: Callable[[Callable[[], None]], None] = lambda stage: stage(),
                  ) -> dict[str, float]:
     """What `warm_up` leaves for later, stage by stage: the other languages' frontends, the next GPT
-    graph, BERT's graph (every length) and the generator's window graph (both run op by op until built). `run_stage` runs each
-    stage (the synthesizer: under its lock, when no request is using it)."""
+    graph, BERT's graph (every length) and the generator's window graph (both run op by op until
+    built). `run_stage` runs each stage (the synthesizer: under its lock, when no request is using it)."""
     stages = [(f"text.{language}", lambda t=text, lang=language: text_features(models, t, lang, models.symbol_version))
               for text, language in LATER_TEXTS]
     stages += [("gpt.compile", lambda: models.gpt.model.warm_up(LATER_CAPACITIES)),

@@ -69,10 +69,10 @@ class StepGraph(nn.Cell):
         Written with an Assign op, not `Parameter.set_data`: once the graph has run, set_data no longer
         reaches the buffers the compiled graph reads, and the next utterance decoded against the
         previous one's keys and values (tests/models/test_gpt_reuse.py)."""
+        heads, _, head_dim = self.head_shape
         for params, sources in ((self.keys, keys), (self.values, values)):
             for param, source in zip(params, sources):
                 buffer = np.zeros(self.head_shape, np.float32)
-                heads, _, head_dim = self.head_shape
                 buffer[:, :length] = source.asnumpy().reshape(heads, -1, head_dim)[:, :length]
                 ops.assign(param, ms.Tensor(buffer.reshape(param.shape)))
 

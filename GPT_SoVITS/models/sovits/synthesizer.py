@@ -69,7 +69,7 @@ class SynthesizerTrn(nn.Cell):
             self.sv_emb = Linear(SV_EMBEDDING_DIM, cfg.gin_channels)
             self.prelu = PReLU(cfg.gin_channels)
             self.ge_to512 = Linear(cfg.gin_channels, MRTE_GE_CHANNELS)
-        self._compiled_dec: WindowedGenerator | None = None  # built on first use, after the weights load
+        self._compiled_dec: WindowedGenerator | None = None  # built by `warm_up`, after the weights load
 
     def generate(self, z: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
         """The generator `dec`: window by window through one compiled graph once `warm_up` has built it
