@@ -27,9 +27,9 @@ def bucketed(capacity: int) -> int:
 
 
 class StepGraph(nn.Cell):
-    """`step(token [1] int64, sine [1, dim], rows [H] int32, bias [capacity]) -> logits [1, vocab]` with
-    in-place cache. The token is embedded in the graph as `embed_audio` does (`sine` is its position's
-    code); `rows` are the new position's rows in the buffers (`head * capacity + position`)."""
+    """`step(token [1] int64, sine [1, dim], position [1] int32, bias [capacity]) -> logits [1, vocab]`
+    with in-place cache. The token is embedded in the graph as `embed_audio` does (`sine` is its
+    position's code). Every slot from `position` on must hold zeros: `load` leaves them so."""
 
     def __init__(self, model: nn.Cell, capacity: int):
         super().__init__(auto_prefix=False)  # the shared layers keep the model's parameter names
@@ -38,29 +38,26 @@ class StepGraph(nn.Cell):
         self.alpha = model.ar_audio_position.alpha
         self.layers = model.h.layers
         self.predict = model.ar_predict_layer
-        self.head_shape = (cfg.num_heads, capacity, cfg.head_dim)
-        shape = (cfg.num_heads * capacity, cfg.head_dim)
+        shape = (cfg.num_heads, capacity, cfg.head_dim)
         zeros = lambda: ms.Tensor(np.zeros(shape, np.float32))  # noqa: E731
         self.keys = ms.ParameterTuple(
             [ms.Parameter(zeros(), name=f"step_cache.k{i}", requires_grad=False) for i in range(cfg.num_layers)])
         self.values = ms.ParameterTuple(
             [ms.Parameter(zeros(), name=f"step_cache.v{i}", requires_grad=False) for i in range(cfg.num_layers)])
         self.capacity = capacity
-        self._write = ops.ScatterUpdate()
+        self._write = ops.IndexAdd(axis=1)
 
     @ms.jit
-    def construct(self, token: ms.Tensor, sine: ms.Tensor, rows: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
-        heads, _, head_dim = self.head_shape
+    def construct(self, token: ms.Tensor, sine: ms.Tensor, position: ms.Tensor, bias: ms.Tensor) -> ms.Tensor:
         x = self.embed(token) + self.alpha * sine
         for i in range(len(self.layers)):
             layer = self.layers[i]
             q, k, v = layer.self_attn.qkv(x)
             # Read the Parameters after the writes (`depend`), not the writes' outputs: an output is a
             # second buffer the CPU kernel would fill with a copy of the whole cache.
-            keys = ops.depend(self.keys[i], self._write(self.keys[i], rows, k.reshape(heads, head_dim)))
-            values = ops.depend(self.values[i], self._write(self.values[i], rows, v.reshape(heads, head_dim)))
-            x = layer._finish(x, layer.self_attn.attend(
-                q, keys.reshape(self.head_shape), values.reshape(self.head_shape), bias))
+            keys = ops.depend(self.keys[i], self._write(self.keys[i], position, k))
+            values = ops.depend(self.values[i], self._write(self.values[i], position, v))
+            x = layer._finish(x, layer.self_attn.attend(q, keys, values, bias))
         return self.predict(x)
 
     def load(self, keys: list[ms.Tensor], values: list[ms.Tensor], length: int) -> None:
@@ -69,12 +66,11 @@ class StepGraph(nn.Cell):
         Written with an Assign op, not `Parameter.set_data`: once the graph has run, set_data no longer
         reaches the buffers the compiled graph reads, and the next utterance decoded against the
         previous one's keys and values (tests/models/test_gpt_reuse.py)."""
-        heads, _, head_dim = self.head_shape
         for params, sources in ((self.keys, keys), (self.values, values)):
             for param, source in zip(params, sources):
-                buffer = np.zeros(self.head_shape, np.float32)
-                buffer[:, :length] = source.asnumpy().reshape(heads, -1, head_dim)[:, :length]
-                ops.assign(param, ms.Tensor(buffer.reshape(param.shape)))
+                buffer = np.zeros(param.shape, np.float32)
+                buffer[:, :length] = source.asnumpy()[:, :length]
+                ops.assign(param, ms.Tensor(buffer))
 
 
 class CompiledDecoding:
@@ -83,7 +79,6 @@ class CompiledDecoding:
     def __init__(self, model: nn.Cell):
         self._model = model
         self._graphs: dict[int, StepGraph] = {}
-        self._heads = model.cfg.num_heads
 
     def step(self, token: int, sine: np.ndarray, cache: KVCache) -> ms.Tensor:
         position = cache.length
@@ -97,8 +92,8 @@ class CompiledDecoding:
         cache.length += 1
         bias = np.full(graph.capacity, -np.inf, np.float32)
         bias[: cache.length] = 0.0
-        return graph(ms.Tensor(np.array([token], np.int64)), ms.Tensor(sine), self._rows(graph.capacity, position),
-                     ms.Tensor(bias))
+        return graph(ms.Tensor(np.array([token], np.int64)), ms.Tensor(sine),
+                     ms.Tensor(np.array([position], np.int32)), ms.Tensor(bias))
 
     def warm_up(self, capacities: tuple[int, ...]) -> None:
         """Compile the graphs of these capacities now (one throw-away step each), so that a request
@@ -108,12 +103,8 @@ class CompiledDecoding:
             graph = self._graph(capacity)
             bias = np.full(capacity, -np.inf, np.float32)
             bias[0] = 0.0
-            graph(ms.Tensor(np.zeros(1, np.int64)), ms.Tensor(np.zeros((1, dim), np.float32)), self._rows(capacity, 0),
-                  ms.Tensor(bias)).asnumpy()
-
-    def _rows(self, capacity: int, position: int) -> ms.Tensor:
-        """The rows of `position` in buffers of this capacity, one per head."""
-        return ms.Tensor((np.arange(self._heads) * capacity + position).astype(np.int32))
+            graph(ms.Tensor(np.zeros(1, np.int64)), ms.Tensor(np.zeros((1, dim), np.float32)),
+                  ms.Tensor(np.zeros(1, np.int32)), ms.Tensor(bias)).asnumpy()
 
     def _graph(self, capacity: int) -> StepGraph:
         if capacity not in self._graphs:
