@@ -229,11 +229,12 @@ def test_cache_growth_changes_nothing(version, eager, monkeypatch):
 @pytest.mark.parametrize("version", model_subdirs("gpt"))
 def test_compiled_step_moves_through_small_capacities_unchanged(version, monkeypatch):
     """Step graphs of small capacities force several moves between graphs mid-utterance, each copying
-    the cache from the previous graph's buffers: the tokens must equal one roomy graph's."""
+    the cache from the previous graph's buffers: tokens and logits must equal one roomy graph's."""
     monkeypatch.setenv("GPT_SOVITS_EAGER", "0")
     gpt, inputs = _folder_inputs(version)
     args = (inputs["all_phoneme_ids"], inputs["prompt_semantic"], inputs["bert"], GREEDY)
-    early_stop_num = model_meta(f"gpt/{version}")["cases"]["main"]["early_stop_num"]
+    meta = model_meta(f"gpt/{version}")
+    early_stop_num = meta["cases"]["main"]["early_stop_num"]
     roomy_logits, small_logits = [], []
     roomy = gpt.generate(*args, early_stop_num=early_stop_num, seed=0,
                          on_step=lambda _, raw: roomy_logits.append(raw))
@@ -242,7 +243,6 @@ def test_compiled_step_moves_through_small_capacities_unchanged(version, monkeyp
     monkeypatch.setattr(compiled_module, "MIN_CAPACITY", start + 1)
     monkeypatch.setattr(compiled_module, "CAPACITY_BUCKET", bucket)
     monkeypatch.setattr(decode_module, "_CACHE_HEADROOM", 1)
-    meta = model_meta(f"gpt/{version}")
     fresh = load_gpt(model_file(f"gpt/{version}/{meta['checkpoint']}"))  # its graphs: the small capacities
     small = fresh.generate(*args, early_stop_num=early_stop_num, seed=0,
                            on_step=lambda _, raw: small_logits.append(raw))
