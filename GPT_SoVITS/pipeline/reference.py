@@ -1,7 +1,8 @@
 """Everything derived from a voice's reference clip and prompt text, computed once and cached.
 
 `get_tts_wav` redoes this work on every call (HuBERT over the clip, the codebook search, the
-spectrogram, the speaker embedding, the prompt's phonemes and BERT features). A voice is used many
+spectrogram, the speaker embedding, SoVITS's timbre vector, the prompt's phonemes and BERT features;
+the timbre even once per segment). A voice is used many
 times, so the results are kept in a small LRU keyed by what they depend on: the clip's identity
 (path, size, modification time) and the prompt text/language. Editing the clip or the prompt gives a
 new key, so nothing stale is ever served.
@@ -29,6 +30,7 @@ class ReferenceAudio:
     prompt_codes: np.ndarray | None  # int64 [T] semantic codes of the clip; None in reference-free mode
     spec: np.ndarray  # float32 [F, T] linear spectrogram at the SoVITS rate
     sv_embedding: np.ndarray | None  # float32 [20480] for v2Pro/v2ProPlus, else None
+    timbre: np.ndarray  # float32 [1, gin, 1]: SoVITS's `ge` of this clip (its style encoder, + SV for Pro)
 
 
 def clip_identity(path: str) -> tuple[str, int, int]:
@@ -66,7 +68,8 @@ def analyse_reference(models, path: str, with_prompt_codes: bool) -> ReferenceAu
     except Exception as exc:
         raise ReferenceClipError(f"参考音频解析失败 (reference clip does not decode): {exc}") from exc
     embedding = models.speaker.embedding(audio, models.sample_rate) if models.is_pro else None
-    return ReferenceAudio(prompt_codes=codes, spec=spec, sv_embedding=embedding)
+    timbre = models.sovits.model.reference_embedding(spec, embedding).asnumpy()
+    return ReferenceAudio(prompt_codes=codes, spec=spec, sv_embedding=embedding, timbre=timbre)
 
 
 T = TypeVar("T")

@@ -3,8 +3,9 @@
 For each call:
   1. the prompt text gets terminal punctuation; the target text is cut into segments (cut0..cut5,
      short pieces merged) exactly as the reference does;
-  2. the reference clip gives prompt codes (HuBERT -> SoVITS codebook), its spectrogram and, for Pro
-     models, a speaker embedding; the prompt text gives phonemes and BERT features (both cached);
+  2. the reference clip gives prompt codes (HuBERT -> SoVITS codebook), its spectrogram, for Pro
+     models a speaker embedding, and from those SoVITS's timbre vector; the prompt text gives
+     phonemes and BERT features (all cached per clip and prompt);
   3. per segment: phonemes + BERT -> GPT semantic tokens -> SoVITS waveform, peak-limited to 1,
      followed by `pause_second` of silence;
   4. 32 kHz int16 (`audio * 32767`, truncated, as the reference).
@@ -148,12 +149,9 @@ class Synthesizer:
             result = self.models.gpt.generate(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
                                               bert, sampling, seed=gpt_seed)
             tokens = result.webui_tokens
-            audio = self.models.sovits.model.decode(
-                tokens[None, None], np.asarray(target.phone_ids, np.int64)[None],
-                [ref.spec for ref in references], noise_scale=options.noise_scale, speed=options.speed,
-                seed=noise_seed,
-                sv_emb=[ref.sv_embedding for ref in references] if self.models.is_pro else None,
-            )
+            audio = self.models.sovits.model.decode_with_timbre(
+                tokens[None, None], np.asarray(target.phone_ids, np.int64)[None], voice_timbre(references),
+                noise_scale=options.noise_scale, speed=options.speed, seed=noise_seed)
         return limit_peak(audio.asnumpy().astype(np.float32).reshape(-1))
 
     def _chunked_segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
@@ -179,9 +177,8 @@ class Synthesizer:
                     gpt, sovits = self.models.gpt, self.models.sovits.model
                     codes = gpt.generate_tokens(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
                                                 bert, sampling_options(options), seed=gpt_seed)
-                    ge = sovits.timbre([ref.spec for ref in references],
-                                       [ref.sv_embedding for ref in references] if self.models.is_pro else None)
-                    voicer = ChunkVoicer(sovits, np.asarray(target.phone_ids, np.int64)[None], ge, plan,
+                    voicer = ChunkVoicer(sovits, np.asarray(target.phone_ids, np.int64)[None],
+                                         voice_timbre(references), plan,
                                          options.noise_scale, options.speed, np.random.default_rng(noise_seed))
                     cutter = ChunkCutter(plan, gpt.mute_similarity if plan.at_pauses else None)
                     for chunk, last in chunks_of(codes, cutter):
@@ -202,6 +199,13 @@ class Synthesizer:
                     yield item
         finally:
             stopped.set()
+
+
+def voice_timbre(references: list[ReferenceAudio]):
+    """SoVITS's timbre for these clips, from their cached `ge` (the reference's mean over the clips)."""
+    from GPT_SoVITS.models.sovits.synthesizer import mean_timbre
+
+    return mean_timbre([ref.timbre for ref in references])
 
 
 def sampling_options(options: SynthesisOptions):

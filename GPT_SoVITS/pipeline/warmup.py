@@ -79,9 +79,8 @@ def warm_up(models: Models) -> dict[str, float]:
     result = _timed(timings, "gpt", lambda: models.gpt.generate(phones, reference.prompt_codes, features.bert,
                                                                 early_stop_num=GPT_STEPS, seed=0))
     if result is not None:
-        _timed(timings, "sovits", lambda: models.sovits.model.decode(
-            result.webui_tokens[None, None], phones[None], [reference.spec], seed=0,
-            sv_emb=[reference.sv_embedding] if models.is_pro else None).asnumpy())
+        _timed(timings, "sovits", lambda: models.sovits.model.decode_with_timbre(
+            result.webui_tokens[None, None], phones[None], reference.timbre, seed=0).asnumpy())
     return timings
 
 

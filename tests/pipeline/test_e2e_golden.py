@@ -92,11 +92,18 @@ def test_waveform_matches_reference(synthesizer, meta, golden):
     assert not audio[-pause:].any()
 
 
-def test_second_call_reuses_reference_work(synthesizer, meta):
+def test_second_call_reuses_reference_work(synthesizer, meta, monkeypatch):
     references, prompts = synthesizer._references, synthesizer._prompts
+    synthesizer.reference(_options(meta).ref_wav_path, with_prompt_codes=True)  # cached, if not yet
     before = (references.misses, prompts.misses)
+    model = synthesizer.models.sovits.model
+    timbre_runs = []
+    real = model.reference_embedding
+    monkeypatch.setattr(model, "reference_embedding", lambda *a, **k: timbre_runs.append(1) or real(*a, **k))
     synthesizer.synthesize(_options(meta))
+    synthesizer.synthesize(_options(meta, streaming_mode=3))
     assert (references.misses, prompts.misses) == before
+    assert timbre_runs == []  # SoVITS's timbre vector comes from the cache too, in both decoding paths
 
 
 # -- chunked streaming (streaming_mode 2 and 3) on the same run ------------------------------------------

@@ -40,6 +40,12 @@ def _tensor(x: ArrayLike, ndim: int, dtype=ms.float32) -> ms.Tensor:
     return t
 
 
+def mean_timbre(embeddings: Sequence[ArrayLike]) -> ms.Tensor:
+    """The timbre of several references: the mean of their `ge` [1, gin, 1] (one is used as it is)."""
+    ges = [_tensor(ge, 3) for ge in embeddings]
+    return ges[0] if len(ges) == 1 else ops.stack(ges, 0).mean(0)
+
+
 class PReLU(nn.Cell):
     """torch.nn.PReLU(num_parameters=C) on [B, C, T]: one negative slope per channel."""
 
@@ -116,9 +122,8 @@ class SynthesizerTrn(nn.Cell):
         """Mean `ge` over the references; `sv_emb` (Pro models) is parallel to `refer_specs`."""
         if self.cfg.is_pro and (sv_emb is None or len(sv_emb) != len(refer_specs)):
             raise ValueError("give one speaker-verification embedding per reference spectrogram")
-        ges = [self.reference_embedding(spec, sv_emb[i] if self.cfg.is_pro else None, trace)
-               for i, spec in enumerate(refer_specs)]
-        return ges[0] if len(ges) == 1 else ops.stack(ges, 0).mean(0)
+        return mean_timbre([self.reference_embedding(spec, sv_emb[i] if self.cfg.is_pro else None, trace)
+                            for i, spec in enumerate(refer_specs)])
 
     # -- synthesis ---------------------------------------------------------------------------------
     def decode(self, codes: ArrayLike, phones: ArrayLike, refer_specs: Sequence[ArrayLike],
@@ -130,7 +135,13 @@ class SynthesizerTrn(nn.Cell):
         `noise_scale` scales the prior's Gaussian draw (0: deterministic, z_p = m_p); `seed` makes a
         non-zero draw reproducible. Pass a dict as `trace` to receive the intermediate tensors.
         """
-        ge = self.timbre(refer_specs, sv_emb, trace)
+        return self.decode_with_timbre(codes, phones, self.timbre(refer_specs, sv_emb, trace), noise_scale, speed,
+                                       seed, trace)
+
+    def decode_with_timbre(self, codes: ArrayLike, phones: ArrayLike, ge: ArrayLike, noise_scale: float = 0.5,
+                           speed: float = 1.0, seed: int | None = None, trace: dict | None = None) -> ms.Tensor:
+        """`decode` with the timbre `ge` [1, gin, 1] already computed (a voice's is cached by the pipeline)."""
+        ge = _tensor(ge, 3)
         frames = self.encode_frames(codes, phones, ge, trace)
         return self.synthesize_frames(frames, ge, noise_scale, speed, np.random.default_rng(seed), trace)
 
