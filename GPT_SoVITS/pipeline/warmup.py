@@ -87,7 +87,7 @@ def warm_up(models: Models) -> dict[str, float]:
 def warm_up_rest(models: Models, run_stage: Callable[[Callable[[], None]], None] = lambda stage: stage(),
                  ) -> dict[str, float]:
     """What `warm_up` leaves for later, stage by stage: the other languages' frontends, the next GPT
-    graph, BERT's graph (every length) and the generator's window graph (both run op by op until
+    graph, BERT's graph (every length) and the generator's graphs (both run op by op until
     built). `run_stage` runs each stage (the synthesizer: under its lock, when no request is using it)."""
     stages = [(f"text.{language}", lambda t=text, lang=language: text_features(models, t, lang, models.symbol_version))
               for text, language in LATER_TEXTS]

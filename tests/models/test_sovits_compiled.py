@@ -1,9 +1,9 @@
 """The compiled, windowed generator gives the op-by-op generator's audio, for every SoVITS folder.
 
 The latent and timbre come from the folder's golden trace (`<case>.dec_in`, `<case>.ge`): at the golden
-length, and repeated to several windows with a short tail (run op by op) or a nearly full one (run in
-the graph), so that window seams, the op-by-op tail and the zero-masked padding at both utterance ends
-are exercised. The golden audio itself is checked through
+length, repeated to several windows with a short tail (op by op, or in a short graph) or a nearly full
+one (in the window graph), and at lengths that run whole in a short graph or op by op, so that window
+seams, the tails and the zero-masked padding at both utterance ends are exercised. The golden audio itself is checked through
 the default path by test_sovits_parity.py.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from golden_data import model_file, model_subdirs
 
 from GPT_SoVITS.models.sovits import load_sovits
-from GPT_SoVITS.models.sovits.compiled import WindowedGenerator
+from GPT_SoVITS.models.sovits.compiled import SHORT_GRAPHS, WindowedGenerator
 
 VERSIONS = model_subdirs("sovits")
 ATOL = 1e-6  # same kernels on different lengths: equal up to float32 rounding
@@ -38,10 +38,17 @@ def test_windowed_generator_equals_op_by_op(version):
     dec, hop = sovits.model.dec, sovits.hop_length
     names = [p.name for p in dec.get_parameters()]
     windowed = WindowedGenerator(dec)
-    w = windowed.window
-    short_tail, long_tail = 2 * w + w // 2 + 1, 2 * w + w - 3
-    assert (windowed.graph_windows(short_tail), windowed.graph_windows(long_tail)) == (2, 3)
-    for frames in (z_golden.shape[-1], w, short_tail, long_tail):
+    w, r = windowed.window, windowed.overlap
+    smallest, largest = SHORT_GRAPHS[0], SHORT_GRAPHS[-1]
+    # Whole inputs: in the smallest short graph, in the largest one, and too long for any (op by op).
+    whole = (smallest - 3, largest, largest + 1)
+    assert [windowed.graph_windows(n) for n in whole] == [0, 0, 0]
+    assert [windowed.short_graph(n) for n in whole] == [smallest, largest, None]
+    # Two windows and a tail that runs (with r frames of context) in a short graph, or op by op; three.
+    graph_tail, op_tail, long_tail = 2 * w + smallest - r - 5, 2 * w + largest - r + 3, 2 * w + w - 3
+    assert [windowed.graph_windows(n) for n in (graph_tail, op_tail, long_tail)] == [2, 2, 3]
+    assert windowed.short_graph(smallest - 5) == smallest and windowed.short_graph(largest + 3) is None
+    for frames in (z_golden.shape[-1], w, *whole, graph_tail, op_tail, long_tail):
         z = repeated(z_golden, frames)
         expected = dec(z, ge).asnumpy()
         actual = windowed(z, ge).asnumpy()

@@ -1,17 +1,20 @@
-"""The HiFi-GAN generator as ONE compiled graph (`mindspore.jit`) over a fixed window of latent frames.
+"""The HiFi-GAN generator as a compiled graph (`mindspore.jit`) over a fixed window of latent frames.
 
 The generator is ~90% of SoVITS decoding. Compiled, its ~400 kernels run from one graph, the form an
-Ascend NPU needs. A graph is specialised to its input shape, so every
-length is decoded in windows of the same size: each window carries the generator's receptive radius of
+Ascend NPU needs. A graph is specialised to its input shape, so long inputs are decoded in windows of
+one size: each window carries the generator's receptive radius of
 extra frames on both sides, frames past the utterance are zeros under the generator's zero `mask`, and
 only each window's central audio is kept. The result equals the op-by-op generator's to float32 noise.
 The weights are the generator's own cells (shared).
 
-Used where `runtime.compiled_generator()` says so (by default), once `warm_up` has compiled the graph,
-which the service does in the background after it is ready: until then, and for inputs shorter than a
-window, the generator runs op by op. The frames after the last whole window also run op by op (with
-the receptive radius of context on their left) unless they fill most of a window: padding a short
-tail to a whole window would cost more than the graph saves.
+Short inputs (a streaming chunk, a short segment, the frames after the last whole window) run whole in
+the smallest of a few short graphs that holds them, zero-padded on the right under the mask, which is
+exact too; an input longer than those but shorter than most of a window runs op by op: padding it to a
+whole window would cost more than the graph saves. A tail after the windows carries the receptive
+radius of real frames on its left, whose audio is dropped again.
+
+Used where `runtime.compiled_generator()` says so (by default), once `warm_up` has compiled the graphs,
+which the service does in the background after it is ready; op by op until then.
 """
 from __future__ import annotations
 
@@ -24,9 +27,14 @@ from mindspore import nn, ops
 from .generator import Generator, receptive_radius
 
 WINDOW = 128  # latent frames kept per window (2.56 s): 2 x 13 overlap frames cost 20% more work; 64 cost 40%
-# A partial last window goes through the graph when it is at least this full, else op by op: per frame
-# the graph measured ~0.7x the op-by-op time on the CPU, and a window costs WINDOW + 2 x overlap frames.
+# A partial last window goes through the window graph when it is at least this full, else it runs at once
+# (`_whole`: a short graph, or op by op): per frame the graph measured ~0.7x the op-by-op time on the
+# CPU, and a window costs WINDOW + 2 x overlap frames.
 GRAPH_TAIL_FILL = 0.75
+# Input sizes (latent frames) of the short graphs. A streaming chunk at the default 16 codes plus 2 of
+# overlap is 36 frames; measured at full size on the CPU, 32 frames took 480 ms op by op and 275 ms in the
+# 40-frame graph (330 ms in a 48-frame one). Each graph costs ~2 s of compilation in the warm-up.
+SHORT_GRAPHS = (40, 80)
 
 
 class GeneratorGraph(nn.Cell):
@@ -40,7 +48,8 @@ class GeneratorGraph(nn.Cell):
 
 
 class WindowedGenerator:
-    """`decoder(z [1, C, T], g) -> audio [1, 1, T * hop]`, window by window through ONE compiled graph.
+    """`decoder(z [1, C, T], g) -> audio [1, 1, T * hop]`, window by window through one compiled graph
+    (and a short graph or op by op for what is left; see the module docstring).
 
     Window k decodes latent frames [kW - R, kW + W + R) and keeps the audio of its central W frames; R is
     the generator's receptive radius, so the kept samples never see the window's edges. Frames outside
@@ -59,20 +68,36 @@ class WindowedGenerator:
         frames = z.shape[-1]
         windows = self.graph_windows(frames)
         if windows == 0:
-            return self._generator(z, g)
+            return self._whole(z, g)
         audio = self._windows(z, g, windows)
         tail = windows * self.window  # the first frame the windows did not cover
         if tail >= frames:
             return audio[:, :, :frames * self._hop]
-        # The rest op by op, with the receptive radius of real frames on its left: exact.
+        # The rest at once, with the receptive radius of real frames on its left: exact.
         start = tail - self.overlap
-        rest = self._generator(z[:, :, start:], g)[:, :, self.overlap * self._hop:]
+        rest = self._whole(z[:, :, start:], g)[:, :, self.overlap * self._hop:]
         return ops.cat((audio, rest), axis=-1)
 
     def graph_windows(self, frames: int) -> int:
         """How many windows of `frames` go through the graph (the rest runs op by op)."""
         whole, partial = divmod(frames, self.window)
         return whole + (1 if partial >= GRAPH_TAIL_FILL * self.window else 0)
+
+    def short_graph(self, frames: int) -> int | None:
+        """The size of the short graph that runs an input of `frames` whole (None: op by op)."""
+        return next((size for size in SHORT_GRAPHS if size >= frames), None)
+
+    def _whole(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
+        """All of `z` in one go: through the smallest short graph that holds it, else op by op."""
+        b, channels, frames = z.shape
+        size = self.short_graph(frames)
+        if size is None:
+            return self._generator(z, g)
+        latent = np.zeros((b, channels, size), np.float32)
+        latent[:, :, :frames] = z.asnumpy()
+        mask = np.zeros((b, 1, size), np.float32)
+        mask[:, :, :frames] = 1.0
+        return self._graph(ms.Tensor(latent), g, ms.Tensor(mask))[:, :, :frames * self._hop]
 
     def _windows(self, z: ms.Tensor, g: ms.Tensor, n_windows: int) -> ms.Tensor:
         """The audio of the first `n_windows * window` frames (zeros past the utterance)."""
@@ -92,7 +117,9 @@ class WindowedGenerator:
         return ms.Tensor(np.concatenate(pieces, axis=-1))
 
     def warm_up(self, channels: int, gin_channels: int) -> None:
-        """Compile the graph now (one window of zeros); `ready` from then on."""
-        z = ms.Tensor(np.zeros((1, channels, self.window), np.float32))
-        self._windows(z, ms.Tensor(np.zeros((1, gin_channels, 1), np.float32)), 1).asnumpy()
+        """Compile the window graph and the short ones now (inputs of zeros); `ready` from then on."""
+        g = ms.Tensor(np.zeros((1, gin_channels, 1), np.float32))
+        self._windows(ms.Tensor(np.zeros((1, channels, self.window), np.float32)), g, 1).asnumpy()
+        for size in SHORT_GRAPHS:
+            self._whole(ms.Tensor(np.zeros((1, channels, size), np.float32)), g).asnumpy()
         self.ready = True

@@ -86,8 +86,8 @@ class SynthesizerTrn(nn.Cell):
         return compiled(z, ge)
 
     def warm_up(self, frame_counts: Sequence[int] = ()) -> None:
-        """Compile the generator's one window graph (seconds at full size); requests use it from then on.
-        Every length uses that graph, so `frame_counts` is not needed. No-op unless compiled."""
+        """Compile the generator's window graph and its short graphs (seconds at full size); requests use
+        them from then on. They serve every length, so `frame_counts` is not needed. No-op unless compiled."""
         if runtime.compiled_generator():
             self._compiled_generator().warm_up(self.cfg.inter_channels, self.cfg.gin_channels)
 
