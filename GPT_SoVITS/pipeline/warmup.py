@@ -93,7 +93,7 @@ def warm_up_rest(models: Models, run_stage: Callable[[Callable[[], None]], None]
               for text, language in LATER_TEXTS]
     stages += [("gpt.compile", lambda: models.gpt.model.warm_up(LATER_CAPACITIES)),
                ("bert.compile", lambda: _compile_bert(models)),
-               ("sovits.compile", lambda: models.sovits.model.warm_up())]
+               *models.sovits.model.warm_up_stages()]
     timings: dict[str, float] = {}
     for name, fn in stages:
         run_stage(lambda n=name, f=fn: _timed(timings, n, f))

@@ -38,6 +38,7 @@ def test_windowed_generator_equals_op_by_op(version):
     dec, hop = sovits.model.dec, sovits.hop_length
     names = [p.name for p in dec.get_parameters()]
     windowed = WindowedGenerator(dec)
+    windowed.warm_up(z_golden.shape[1], ge.shape[1])
     w, r = windowed.window, windowed.overlap
     smallest, largest = SHORT_GRAPHS[0], SHORT_GRAPHS[-1]
     # Whole inputs: in the smallest short graph, in the largest one, and too long for any (op by op).
@@ -78,22 +79,39 @@ def test_overlap_covers_the_receptive_field(version):
 
 
 @pytest.mark.parametrize("version", VERSIONS[:1])
-def test_sovits_uses_the_graph_only_once_warmed_up(version, monkeypatch):
-    """Op by op until `warm_up` has compiled the window graph, through it after; never with the switch off."""
+def test_sovits_uses_each_graph_only_once_built(version, monkeypatch):
+    """Op by op until the warm-up stages have built the graphs, each graph used from its own stage on;
+    never with the switch off."""
     monkeypatch.delenv("GPT_SOVITS_EAGER", raising=False)
     monkeypatch.delenv("GPT_SOVITS_COMPILED_GENERATOR", raising=False)
     sovits, z_golden, ge = golden_decoder_input(version)
     model = sovits.model
-    z = repeated(z_golden, 2 * WindowedGenerator(model.dec).window)
-    calls = []
-    model.generate(z, ge)
-    assert model._compiled_dec is None or not model._compiled_dec.ready
-    model.warm_up()
-    assert model._compiled_dec.ready
-    monkeypatch.setattr(model._compiled_dec, "_windows",
-                        lambda *args, original=model._compiled_dec._windows: calls.append(args[-1]) or original(*args))
-    model.generate(z, ge)
-    assert calls == [2]
+    windows_in = repeated(z_golden, 2 * WindowedGenerator(model.dec).window)  # two whole windows
+    short_in = repeated(z_golden, SHORT_GRAPHS[0])
+    model.generate(windows_in, ge)
+    stages = model.warm_up_stages()
+    generator = model._compiled_dec
+    assert not generator.ready and [name for name, _ in stages] == [
+        f"sovits.compile.{size}_frames" for size in generator.graph_sizes()]
+    graph_inputs = []
+    monkeypatch.setattr(generator, "_graph", lambda *args, original=generator._graph:
+                        graph_inputs.append(args[0].shape[-1]) or original(*args))
+    model.generate(short_in, ge)
+    model.generate(windows_in, ge)
+    assert graph_inputs == []  # nothing built yet: op by op
+    stages[0][1]()  # the window graph
+    graph_inputs.clear()
+    model.generate(short_in, ge)
+    model.generate(windows_in, ge)
+    span = generator.graph_sizes()[0]
+    assert graph_inputs == [span, span]  # the short input still op by op, the windows through the graph
+    for _, build in stages[1:]:
+        build()
+    assert generator.ready
+    graph_inputs.clear()
+    model.generate(short_in, ge)
+    assert graph_inputs == [SHORT_GRAPHS[0]]
     monkeypatch.setenv("GPT_SOVITS_COMPILED_GENERATOR", "0")
-    model.generate(z, ge)
-    assert calls == [2]
+    model.generate(short_in, ge)
+    model.generate(windows_in, ge)
+    assert graph_inputs == [SHORT_GRAPHS[0]]

@@ -23,9 +23,10 @@ def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # no
         later = synthesizer.warm_up_rest()
     assert not [r for r in caplog.records if r.name == "GPT_SoVITS.pipeline.warmup"]
     assert set(timings) == {f"text.{WARM_TEXT[1]}", "gpt.compile", "reference", "gpt", "sovits"}
-    assert set(later) == {f"text.{language}" for _, language in LATER_TEXTS} | {"bert.compile", "gpt.compile",
-                                                                              "sovits.compile"}
-    assert synthesizer.models.sovits.model._compiled_dec.ready
+    generator = synthesizer.models.sovits.model._compiled_dec
+    assert set(later) == ({f"text.{language}" for _, language in LATER_TEXTS} | {"bert.compile", "gpt.compile"}
+                          | {f"sovits.compile.{size}_frames" for size in generator.graph_sizes()})
+    assert generator.ready
     assert all(seconds >= 0 for seconds in [*timings.values(), *later.values()])
 
 

@@ -13,8 +13,9 @@ exact too; an input longer than those but shorter than most of a window runs op 
 whole window would cost more than the graph saves. A tail after the windows carries the receptive
 radius of real frames on its left, whose audio is dropped again.
 
-Used where `runtime.compiled_generator()` says so (by default), once `warm_up` has compiled the graphs,
-which the service does in the background after it is ready; op by op until then.
+Used where `runtime.compiled_generator()` says so (by default). The service's background warm-up builds
+the graphs one at a time; each is used once built, and what would need a graph not yet built runs op
+by op.
 """
 from __future__ import annotations
 
@@ -62,11 +63,31 @@ class WindowedGenerator:
         self._hop = math.prod(generator.upsample_rates)
         self.window = window
         self.overlap = receptive_radius(generator.dims)
-        self.ready = False  # compiled: set by `warm_up`
+        self._built: set[int] = set()  # input sizes whose graph is compiled; each is used once it is
+
+    @property
+    def ready(self) -> bool:
+        """Every graph compiled."""
+        return set(self.graph_sizes()) <= self._built
+
+    def graph_sizes(self) -> tuple[int, ...]:
+        """The input sizes (latent frames) of the graphs: a window with its overlaps, the short ones."""
+        return (self.window + 2 * self.overlap, *SHORT_GRAPHS)
+
+    def compile(self, size: int, channels: int, gin_channels: int) -> None:
+        """Build the graph of one of `graph_sizes()` now (an input of zeros): requests never compile."""
+        zeros = lambda *shape: ms.Tensor(np.zeros(shape, np.float32))  # noqa: E731
+        self._graph(zeros(1, channels, size), zeros(1, gin_channels, 1), zeros(1, 1, size)).asnumpy()
+        self._built.add(size)
+
+    def warm_up(self, channels: int, gin_channels: int) -> None:
+        """Build every graph now."""
+        for size in self.graph_sizes():
+            self.compile(size, channels, gin_channels)
 
     def __call__(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
         frames = z.shape[-1]
-        windows = self.graph_windows(frames)
+        windows = self.graph_windows(frames) if self.graph_sizes()[0] in self._built else 0
         if windows == 0:
             return self._whole(z, g)
         audio = self._windows(z, g, windows)
@@ -79,19 +100,19 @@ class WindowedGenerator:
         return ops.cat((audio, rest), axis=-1)
 
     def graph_windows(self, frames: int) -> int:
-        """How many windows of `frames` go through the graph (the rest runs op by op)."""
+        """How many windows of `frames` go through the window graph (the rest runs at once)."""
         whole, partial = divmod(frames, self.window)
         return whole + (1 if partial >= GRAPH_TAIL_FILL * self.window else 0)
 
     def short_graph(self, frames: int) -> int | None:
-        """The size of the short graph that runs an input of `frames` whole (None: op by op)."""
+        """The size of the short graph made for an input of `frames` (None: too long for any)."""
         return next((size for size in SHORT_GRAPHS if size >= frames), None)
 
     def _whole(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
         """All of `z` in one go: through the smallest short graph that holds it, else op by op."""
         b, channels, frames = z.shape
         size = self.short_graph(frames)
-        if size is None:
+        if size is None or size not in self._built:
             return self._generator(z, g)
         latent = np.zeros((b, channels, size), np.float32)
         latent[:, :, :frames] = z.asnumpy()
@@ -115,11 +136,3 @@ class WindowedGenerator:
             audio = self._graph(ms.Tensor(latent[:, :, start:end]), g, ms.Tensor(mask[:, :, start:end]))
             pieces.append(audio.asnumpy()[:, :, r * self._hop:(r + w) * self._hop])
         return ms.Tensor(np.concatenate(pieces, axis=-1))
-
-    def warm_up(self, channels: int, gin_channels: int) -> None:
-        """Compile the window graph and the short ones now (inputs of zeros); `ready` from then on."""
-        g = ms.Tensor(np.zeros((1, gin_channels, 1), np.float32))
-        self._windows(ms.Tensor(np.zeros((1, channels, self.window), np.float32)), g, 1).asnumpy()
-        for size in SHORT_GRAPHS:
-            self._whole(ms.Tensor(np.zeros((1, channels, size), np.float32)), g).asnumpy()
-        self.ready = True

@@ -7,7 +7,7 @@ sample; the flow in reverse; the HiFi-GAN generator. `enc_q` (training only) is 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import mindspore as ms
@@ -81,15 +81,25 @@ class SynthesizerTrn(nn.Cell):
         """The generator `dec`: window by window through one compiled graph once `warm_up` has built it
         (see `runtime.compiled_generator`), op by op until then."""
         compiled = self._compiled_dec
-        if compiled is None or not compiled.ready or not runtime.compiled_generator():
+        if compiled is None or not runtime.compiled_generator():
             return self.dec(z, ge)
-        return compiled(z, ge)
+        return compiled(z, ge)  # through the graphs built so far
 
     def warm_up(self, frame_counts: Sequence[int] = ()) -> None:
         """Compile the generator's window graph and its short graphs (seconds at full size); requests use
         them from then on. They serve every length, so `frame_counts` is not needed. No-op unless compiled."""
-        if runtime.compiled_generator():
-            self._compiled_generator().warm_up(self.cfg.inter_channels, self.cfg.gin_channels)
+        for _, build in self.warm_up_stages():
+            build()
+
+    def warm_up_stages(self) -> list[tuple[str, Callable[[], None]]]:
+        """`warm_up` as one `(name, build)` per graph (a few seconds each), for a warm-up that runs in
+        the background between requests; empty unless compiled."""
+        if not runtime.compiled_generator():
+            return []
+        graphs, cfg = self._compiled_generator(), self.cfg
+        return [(f"sovits.compile.{size}_frames",
+                 lambda size=size: graphs.compile(size, cfg.inter_channels, cfg.gin_channels))
+                for size in graphs.graph_sizes()]
 
     def _compiled_generator(self) -> WindowedGenerator:
         if self._compiled_dec is None:
