@@ -1,9 +1,9 @@
 """The compiled, windowed generator gives the op-by-op generator's audio, for every SoVITS folder.
 
-The latent and timbre come from the folder's golden trace (`<case>.dec_in`, `<case>.ge`): at the golden
-length, repeated to several windows with a short tail (op by op, or in a short graph) or a nearly full
-one (in the window graph), and at lengths that run whole in a short graph or op by op, so that window
-seams, the tails and the zero-masked padding at both utterance ends are exercised. The golden audio itself is checked through
+The latent and timbre come from the folder's golden trace (`<case>.dec_in`, `<case>.ge`), repeated to
+lengths that run whole (in a short graph, in the window's graph, op by op) and to several windows with a
+tail (in a short graph, op by op, in the window's graph), so that window seams, the tails and the
+zero-masked padding at both utterance ends are exercised. The golden audio itself is checked through
 the default path by test_sovits_parity.py.
 """
 from __future__ import annotations
@@ -40,21 +40,25 @@ def test_windowed_generator_equals_op_by_op(version):
     windowed = WindowedGenerator(dec)
     windowed.warm_up(z_golden.shape[1], ge.shape[1])
     w, r = windowed.window, windowed.overlap
-    smallest, largest = SHORT_GRAPHS[0], SHORT_GRAPHS[-1]
-    # Whole inputs: in the smallest short graph, in the largest one, and too long for any (op by op).
-    whole = (smallest - 3, largest, largest + 1)
-    assert [windowed.graph_windows(n) for n in whole] == [0, 0, 0]
-    assert [windowed.short_graph(n) for n in whole] == [smallest, largest, None]
-    # Two windows and a tail that runs (with r frames of context) in a short graph, or op by op; three.
-    graph_tail, op_tail, long_tail = 2 * w + smallest - r - 5, 2 * w + largest - r + 3, 2 * w + w - 3
-    assert [windowed.graph_windows(n) for n in (graph_tail, op_tail, long_tail)] == [2, 2, 3]
-    assert windowed.short_graph(smallest - 5) == smallest and windowed.short_graph(largest + 3) is None
-    for frames in (z_golden.shape[-1], w, *whole, graph_tail, op_tail, long_tail):
+    span, smallest = windowed.graph_sizes()[0], SHORT_GRAPHS[0]
+    # Whole inputs (name, frames, the graph expected to run them: None is op by op).
+    whole = [("golden", z_golden.shape[-1], windowed.whole_graph(z_golden.shape[-1])),
+             ("smallest short graph", smallest - 3, smallest),
+             ("too short for a graph", smallest // 2, None),
+             ("between two sizes", 2 * smallest + 4, None),
+             ("the window's graph", span - 5, span)]
+    # Inputs longer than the window's graph: whole windows, then a tail with r frames of context.
+    windows = [("no tail", 2 * w), ("tail in a short graph", 2 * w + smallest - r - 5),
+               ("tail op by op", 2 * w + 3), ("tail in the window's graph", 2 * w + w - 3)]
+    assert [windowed.whole_graph(frames) for _, frames, _ in whole[1:]] == [graph for *_, graph in whole[1:]]
+    tails = [frames % w + r for _, frames in windows[1:]]
+    assert [windowed.whole_graph(t) for t in tails] == [smallest, None, span]
+    for name, frames in [(name, frames) for name, frames, _ in whole] + windows:
         z = repeated(z_golden, frames)
         expected = dec(z, ge).asnumpy()
         actual = windowed(z, ge).asnumpy()
         assert actual.shape == expected.shape == (1, 1, frames * hop)
-        np.testing.assert_allclose(actual, expected, rtol=0, atol=ATOL, err_msg=f"{frames} frames")
+        np.testing.assert_allclose(actual, expected, rtol=0, atol=ATOL, err_msg=f"{name}: {frames} frames")
     # Compiling must leave the parameter names (the checkpoint keys) as they were.
     assert [p.name for p in dec.get_parameters()] == names
 

@@ -7,11 +7,10 @@ extra frames on both sides, frames past the utterance are zeros under the genera
 only each window's central audio is kept. The result equals the op-by-op generator's to float32 noise.
 The weights are the generator's own cells (shared).
 
-Short inputs (a streaming chunk, a short segment, the frames after the last whole window) run whole in
-the smallest of a few short graphs that holds them, zero-padded on the right under the mask, which is
-exact too; an input longer than those but shorter than most of a window runs op by op: padding it to a
-whole window would cost more than the graph saves. A tail after the windows carries the receptive
-radius of real frames on its left, whose audio is dropped again.
+Shorter inputs (a streaming chunk, a segment, the frames after the last whole window) run whole in the
+smallest graph that holds them, a short one or the window's, zero-padded on the right under the mask,
+which is exact too; where that graph would be mostly padding they run op by op instead. A tail after
+the windows carries the receptive radius of real frames on its left, whose audio is dropped again.
 
 Used where `runtime.compiled_generator()` says so (by default). The service's background warm-up builds
 the graphs one at a time; each is used once built, and what would need a graph not yet built runs op
@@ -28,14 +27,13 @@ from mindspore import nn, ops
 from .generator import Generator, receptive_radius
 
 WINDOW = 128  # latent frames kept per window (2.56 s): 2 x 13 overlap frames cost 20% more work; 64 cost 40%
-# A partial last window goes through the window graph when it is at least this full, else it runs at once
-# (`_whole`: a short graph, or op by op): per frame the graph measured ~0.7x the op-by-op time on the
-# CPU, and a window costs WINDOW + 2 x overlap frames.
-GRAPH_TAIL_FILL = 0.75
-# Input sizes (latent frames) of the short graphs. A streaming chunk at the default 16 codes plus 2 of
-# overlap is 36 frames; measured at full size on the CPU, 32 frames took 480 ms op by op and 275 ms in the
-# 40-frame graph (330 ms in a 48-frame one). Each graph costs ~2 s of compilation in the warm-up.
-SHORT_GRAPHS = (40, 80)
+# Input sizes (latent frames) of the short graphs: a streaming chunk (16 codes plus 2 of overlap: 36
+# frames), segments of up to 1.6 and 2.56 s. Each costs ~2-3 s of compilation in the warm-up.
+SHORT_GRAPHS = (40, 80, 128)
+# A graph runs an input at most this many times its size (zero-padded), else it runs op by op. Measured
+# at full size on the CPU: a graph takes ~0.77x the op-by-op time of its own size (485 against 644 ms at
+# 64 frames, 961 against 1224 ms at 128), and op by op pays ~90 ms more per call (436 ms at 40 frames).
+MAX_PADDING = 1.25
 
 
 class GeneratorGraph(nn.Cell):
@@ -87,31 +85,28 @@ class WindowedGenerator:
 
     def __call__(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
         frames = z.shape[-1]
-        windows = self.graph_windows(frames) if self.graph_sizes()[0] in self._built else 0
-        if windows == 0:
+        span = self.graph_sizes()[0]
+        if frames <= span or span not in self._built:
             return self._whole(z, g)
+        windows = frames // self.window
         audio = self._windows(z, g, windows)
         tail = windows * self.window  # the first frame the windows did not cover
-        if tail >= frames:
-            return audio[:, :, :frames * self._hop]
+        if tail == frames:
+            return audio
         # The rest at once, with the receptive radius of real frames on its left: exact.
         start = tail - self.overlap
         rest = self._whole(z[:, :, start:], g)[:, :, self.overlap * self._hop:]
         return ops.cat((audio, rest), axis=-1)
 
-    def graph_windows(self, frames: int) -> int:
-        """How many windows of `frames` go through the window graph (the rest runs at once)."""
-        whole, partial = divmod(frames, self.window)
-        return whole + (1 if partial >= GRAPH_TAIL_FILL * self.window else 0)
-
-    def short_graph(self, frames: int) -> int | None:
-        """The size of the short graph made for an input of `frames` (None: too long for any)."""
-        return next((size for size in SHORT_GRAPHS if size >= frames), None)
+    def whole_graph(self, frames: int) -> int | None:
+        """The graph an input of `frames` runs whole in: the smallest that holds it with at most
+        `MAX_PADDING` (None: op by op; longer than the window's graph, an input goes by windows)."""
+        return min((size for size in self.graph_sizes() if frames <= size <= MAX_PADDING * frames), default=None)
 
     def _whole(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
-        """All of `z` in one go: through the smallest short graph that holds it, else op by op."""
+        """All of `z` in one go: through its `whole_graph` once that is built, else op by op."""
         b, channels, frames = z.shape
-        size = self.short_graph(frames)
+        size = self.whole_graph(frames)
         if size is None or size not in self._built:
             return self._generator(z, g)
         latent = np.zeros((b, channels, size), np.float32)
