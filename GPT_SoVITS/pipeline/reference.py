@@ -2,10 +2,9 @@
 
 `get_tts_wav` redoes this work on every call (HuBERT over the clip, the codebook search, the
 spectrogram, the speaker embedding, SoVITS's timbre vector, the prompt's phonemes and BERT features;
-the timbre even once per segment). A voice is used many
-times, so the results are kept in a small LRU keyed by what they depend on: the clip's identity
-(path, size, modification time) and the prompt text/language. Editing the clip or the prompt gives a
-new key, so nothing stale is ever served.
+the timbre even once per segment). A voice is used many times, so the results are kept in a small LRU
+keyed by what they depend on: the clip's identity (path, size, modification time) and the prompt
+text/language. Editing the clip or the prompt gives a new key, so nothing stale is ever served.
 """
 from __future__ import annotations
 

@@ -2,15 +2,16 @@
 
 The generator is ~90% of SoVITS decoding. Compiled, its ~400 kernels run from one graph, the form an
 Ascend NPU needs. A graph is specialised to its input shape, so long inputs are decoded in windows of
-one size: each window carries the generator's receptive radius of
-extra frames on both sides, frames past the utterance are zeros under the generator's zero `mask`, and
-only each window's central audio is kept. The result equals the op-by-op generator's to float32 noise.
+one size: each window carries the generator's receptive radius of extra frames on both sides, frames
+past the utterance are zeros under the generator's zero `mask`, and only each window's central audio
+is kept. The result equals the op-by-op generator's to float32 noise.
 The weights are the generator's own cells (shared).
 
 Shorter inputs (a streaming chunk, a segment, the frames after the last whole window) run whole in the
 smallest graph that holds them, a short one or the window's, zero-padded on the right under the mask,
-which is exact too; where that graph would be mostly padding they run op by op instead. A tail after
-the windows carries the receptive radius of real frames on its left, whose audio is dropped again.
+which is exact too; where that graph would pad them by more than `MAX_PADDING` they run op by op. A
+tail after the windows carries the receptive radius of real frames on its left, whose audio is dropped
+again.
 
 Used where `runtime.compiled_generator()` says so (by default). The service's background warm-up builds
 the graphs one at a time; each is used once built, and what would need a graph not yet built runs op

@@ -78,12 +78,12 @@ class SynthesizerTrn(nn.Cell):
         self._compiled_dec: WindowedGenerator | None = None  # built by `warm_up`, after the weights load
 
     def generate(self, z: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
-        """The generator `dec`: window by window through one compiled graph once `warm_up` has built it
-        (see `runtime.compiled_generator`), op by op until then."""
+        """The generator `dec`: through the compiled graphs built so far by `warm_up` or its stages
+        (`compiled.py`, `runtime.compiled_generator`), op by op before any is."""
         compiled = self._compiled_dec
         if compiled is None or not runtime.compiled_generator():
             return self.dec(z, ge)
-        return compiled(z, ge)  # through the graphs built so far
+        return compiled(z, ge)
 
     def warm_up(self, frame_counts: Sequence[int] = ()) -> None:
         """Compile the generator's window graph and its short graphs (seconds at full size); requests use
