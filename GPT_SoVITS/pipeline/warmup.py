@@ -27,11 +27,11 @@ log = logging.getLogger("GPT_SoVITS.pipeline.warmup")
 
 WARM_TEXT = ("你好，世界。", "all_zh")
 LATER_TEXTS = (("Hello world.", "en"),)
-# Decoding-step graphs to compile: a prompt (~20-150 phones + ~125-250 codes of a 5-10 s clip) plus a
-# segment's answer fits the smallest graph (gpt/compiled.py's MIN_CAPACITY), compiled before the service
-# is ready; an uncut ~10 s sentence needs the next one, compiled in the background after. Longer ones
-# compile on demand (~3-5 s each on 2 cores).
-WARM_CAPACITIES = (512,)
+# Decoding-step graphs to compile (gpt/compiled.py): a prompt (~20-150 phones + ~75-250 codes of a 3-10 s
+# clip) plus a segment's answer fits the first two, compiled before the service is ready; an uncut ~10 s
+# sentence needs the next one, compiled in the background after. Longer ones compile on demand (~2 s
+# each on 2 cores).
+WARM_CAPACITIES = (256, 512)
 LATER_CAPACITIES = (768,)
 CLIP_SECONDS = 3.5  # inside the reference's 3-10 s window
 GPT_STEPS = 2
