@@ -253,6 +253,26 @@ def test_compiled_step_moves_through_small_capacities_unchanged(version, monkeyp
 
 
 @pytest.mark.parametrize("version", model_subdirs("gpt"))
+def test_compiled_decoding_uses_the_smallest_graphs_that_hold_it(version, monkeypatch):
+    """A step reads its whole cache buffers, so decoding starts in the smallest step graph that holds the
+    prompt and moves up only when it fills: the graphs used are exactly the buckets of the positions."""
+    monkeypatch.setenv("GPT_SOVITS_EAGER", "0")
+    meta = model_meta(f"gpt/{version}")
+    gpt, inputs = _folder_inputs(version)
+    fresh = load_gpt(model_file(f"gpt/{version}/{meta['checkpoint']}"))  # no graphs yet
+    start = len(inputs["all_phoneme_ids"]) + len(inputs["prompt_semantic"])
+    bucket = 8  # small buckets, so that the utterance crosses several
+    monkeypatch.setattr(compiled_module, "MIN_CAPACITY", bucket)
+    monkeypatch.setattr(compiled_module, "CAPACITY_BUCKET", bucket)
+    result = fresh.generate(inputs["all_phoneme_ids"], inputs["prompt_semantic"], inputs["bert"], GREEDY,
+                            early_stop_num=meta["cases"]["main"]["early_stop_num"], seed=0)
+    positions = range(start + 1, start + result.n_steps)  # each step's filled length
+    expected = {compiled_module.bucketed(n) for n in positions}
+    assert len(expected) >= 2
+    assert sorted(fresh.model._compiled_decoding()._graphs) == sorted(expected)
+
+
+@pytest.mark.parametrize("version", model_subdirs("gpt"))
 def test_inputs_outside_the_model_are_refused(version):
     gpt, inputs = _folder_inputs(version)
     phones, prompt, bert = inputs["all_phoneme_ids"], inputs["prompt_semantic"], inputs["bert"]
