@@ -238,9 +238,7 @@ def test_compiled_step_moves_through_small_capacities_unchanged(version, monkeyp
     roomy_logits, small_logits = [], []
     roomy = gpt.generate(*args, early_stop_num=early_stop_num, seed=0,
                          on_step=lambda _, raw: roomy_logits.append(raw))
-    start = len(inputs["all_phoneme_ids"]) + len(inputs["prompt_semantic"])
     bucket = max(2, len(roomy.tokens) - len(inputs["prompt_semantic"])) // 2  # ~3 graphs per utterance
-    monkeypatch.setattr(compiled_module, "MIN_CAPACITY", start + 1)
     monkeypatch.setattr(compiled_module, "CAPACITY_BUCKET", bucket)
     monkeypatch.setattr(decode_module, "_CACHE_HEADROOM", 1)
     fresh = load_gpt(model_file(f"gpt/{version}/{meta['checkpoint']}"))  # its graphs: the small capacities
@@ -262,7 +260,6 @@ def test_compiled_decoding_uses_the_smallest_graphs_that_hold_it(version, monkey
     fresh = load_gpt(model_file(f"gpt/{version}/{meta['checkpoint']}"))  # no graphs yet
     start = len(inputs["all_phoneme_ids"]) + len(inputs["prompt_semantic"])
     bucket = 8  # small buckets, so that the utterance crosses several
-    monkeypatch.setattr(compiled_module, "MIN_CAPACITY", bucket)
     monkeypatch.setattr(compiled_module, "CAPACITY_BUCKET", bucket)
     result = fresh.generate(inputs["all_phoneme_ids"], inputs["prompt_semantic"], inputs["bert"], GREEDY,
                             early_stop_num=meta["cases"]["main"]["early_stop_num"], seed=0)

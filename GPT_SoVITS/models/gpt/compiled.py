@@ -20,13 +20,13 @@ from mindspore import nn, ops
 
 from .cache import KVCache
 
-CAPACITY_BUCKET = 256  # positions; one graph per multiple that decoding reaches (~2 s of compilation each)
-# A 3-5 s clip's prompt (~75-125 codes) plus its phones and a short segment's answer fits.
-MIN_CAPACITY = 256
+# Positions; one graph per multiple that decoding reaches (~2 s of compilation each). The first holds a
+# 3-5 s clip's prompt (~75-125 codes) plus its phones and a short segment's answer.
+CAPACITY_BUCKET = 256
 
 
 def bucketed(capacity: int) -> int:
-    return max(MIN_CAPACITY, -(-capacity // CAPACITY_BUCKET) * CAPACITY_BUCKET)
+    return -(-capacity // CAPACITY_BUCKET) * CAPACITY_BUCKET
 
 
 class StepGraph(nn.Cell):
