@@ -61,6 +61,16 @@ class Settings:
     max_upload_mb: float = 20.0  # per uploaded file (avatar, reference clip)
     max_body_mb: float = 50.0  # whole request body
     max_text_chars: int = 5000  # target text of one synthesis
+    max_prompt_chars: int = 1000  # prompt_text (the clip's transcript) and every other free-text field
+    max_decodes: int = 2  # uploaded clips decoded at once; more wait their turn
+    max_syntheses: int = 2  # syntheses in flight (running or holding a slot)
+    max_synthesis_waiting: int = 8  # syntheses waiting for a slot; beyond that 503 + Retry-After
+    synthesis_wait: float = 60.0  # seconds a synthesis waits for a slot before 503
+    max_waiting_tasks: int = 1000  # queued (not yet finished) tasks in all; beyond that 429
+    max_waiting_tasks_per_user: int = 100  # queued tasks of one user_id; beyond that 429
+    max_task_record_kb: float = 64.0  # one task's stored request, KiB
+    body_timeout: float = 30.0  # seconds to receive a whole request body (slow senders are cut off)
+    output_retention: float = 24 * 3600.0  # seconds output/direct/ files are kept; <= 0 keeps forever
     cors_origins: tuple[str, ...] = ()
     ref_audio_dirs: tuple[str, ...] = ()  # extra folders a request's ref_wav_path may point into
     load_models: bool = True  # load the weights in the background at start-up
@@ -141,6 +151,16 @@ _OPTIONS: list[tuple[str, str | None, str]] = [
     ("--max-upload-mb", "TTS_MAX_UPLOAD_MB", "largest uploaded file, MiB"),
     ("--max-body-mb", "TTS_MAX_BODY_MB", "largest request body, MiB"),
     ("--max-text-chars", "TTS_MAX_TEXT_CHARS", "longest target text of one synthesis, characters"),
+    ("--max-prompt-chars", "TTS_MAX_PROMPT_CHARS", "longest prompt_text and other free-text fields, characters"),
+    ("--max-decodes", "TTS_MAX_DECODES", "uploaded clips decoded at once"),
+    ("--max-syntheses", "TTS_MAX_SYNTHESES", "syntheses in flight at once"),
+    ("--max-synthesis-waiting", "TTS_MAX_SYNTHESIS_WAITING", "syntheses waiting for a slot; more get 503"),
+    ("--synthesis-wait", "TTS_SYNTHESIS_WAIT", "seconds a synthesis waits for a slot before 503"),
+    ("--max-waiting-tasks", "TTS_MAX_WAITING_TASKS", "unfinished tasks in the queue; more get 429"),
+    ("--max-waiting-tasks-per-user", "TTS_MAX_WAITING_TASKS_PER_USER", "unfinished tasks of one user; more get 429"),
+    ("--max-task-record-kb", "TTS_MAX_TASK_RECORD_KB", "largest stored task request, KiB"),
+    ("--body-timeout", "TTS_BODY_TIMEOUT", "seconds to receive a whole request body"),
+    ("--output-retention", "TTS_OUTPUT_RETENTION", "keep output/direct/ files this long: 86400, 12h, 7d; <=0 keeps forever"),
     ("--cors-origins", "TTS_CORS_ORIGINS", "comma-separated origins allowed by CORS ('*' for any); none by default"),
     ("--ref-audio-dirs", "TTS_REF_AUDIO_DIRS", "comma-separated extra folders a ref_wav_path may point into"),
     ("--no-load-models", None, "do not load the weights at start-up (they load on first use)"),
@@ -226,6 +246,17 @@ def from_args(argv: list[str] | None = None, environ: dict[str, str] | None = No
             max_upload_mb=number("--max-upload-mb", float, base.max_upload_mb),
             max_body_mb=number("--max-body-mb", float, base.max_body_mb),
             max_text_chars=number("--max-text-chars", int, base.max_text_chars),
+            max_prompt_chars=number("--max-prompt-chars", int, base.max_prompt_chars),
+            max_decodes=number("--max-decodes", int, base.max_decodes),
+            max_syntheses=number("--max-syntheses", int, base.max_syntheses),
+            max_synthesis_waiting=number("--max-synthesis-waiting", int, base.max_synthesis_waiting),
+            synthesis_wait=number("--synthesis-wait", float, base.synthesis_wait),
+            max_waiting_tasks=number("--max-waiting-tasks", int, base.max_waiting_tasks),
+            max_waiting_tasks_per_user=number("--max-waiting-tasks-per-user", int,
+                                              base.max_waiting_tasks_per_user),
+            max_task_record_kb=number("--max-task-record-kb", float, base.max_task_record_kb),
+            body_timeout=number("--body-timeout", float, base.body_timeout),
+            output_retention=parse_duration(get("--output-retention"), base.output_retention),
             cors_origins=_split(get("--cors-origins") or ""),
             ref_audio_dirs=tuple(str(Path(p).expanduser().resolve()) for p in _split(get("--ref-audio-dirs") or "")),
             load_models=not args.get("no_load_models"),
