@@ -9,6 +9,11 @@ Safety: the unpickler resolves only the globals on `_ALLOWED` (tensor rebuild he
 names, `OrderedDict`, the reference's `HParams` config class mapped to ours); anything else raises a
 `WeightLoadError` before anything could be called. Nothing from the file is imported or executed.
 
+Checked before anything is allocated: every storage against its zip entry (stored raw, as long as it
+claims; a compressed entry is never inflated, so a zip bomb costs nothing) and every tensor's offset,
+size and stride against its storage (`tensor_checks`), before a numpy view is made or a bfloat16 tensor
+widened. A refused tensor is reported by its key path, e.g. `weight['enc_p.proj.weight']`.
+
 Speed and memory: the file is memory-mapped and each tensor is a read-only numpy view of its storage, so
 opening is fast and pages are read only when touched. Tensors sharing one storage (tied weights) are views
 of the same buffer. float16 stays float16; the model's loader upcasts.
@@ -27,6 +32,7 @@ import numpy as np
 
 from .errors import WeightLoadError
 from .hparams import HParams
+from .tensor_checks import Refused, find_refused, geometry_problem
 
 # GPT-SoVITS' `process_ckpt.my_save2` overwrites the leading `PK` with a 2-byte version tag (b"03".."06").
 ZIP_MAGIC = b"PK"
@@ -69,7 +75,10 @@ def _as_numpy_dtype(dtype: Any) -> np.dtype:
 
 
 def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
-    return (raw.astype(np.uint32) << 16).view(np.float32)
+    """Only ever called on a checked view: it copies exactly the view's own elements, once."""
+    wide = raw.astype(np.uint32)
+    wide <<= 16  # in place: no second temporary of the widened size
+    return wide.view(np.float32)
 
 
 class _Storage:
@@ -79,16 +88,17 @@ class _Storage:
         self.data, self.dtype = data, dtype
 
 
-def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple, *_: Any) -> np.ndarray:
-    """numpy counterpart of `torch._utils._rebuild_tensor(_v2)`: a strided view, bounds-checked."""
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) -> np.ndarray | Refused:
+    """numpy counterpart of `torch._utils._rebuild_tensor(_v2)`: a strided view, made only once the
+    geometry is checked; otherwise a `Refused` in the tensor's place (named after unpickling)."""
+    if isinstance(storage, Refused):
+        return storage
+    if not isinstance(storage, _Storage):
+        return Refused(f"its storage is a {type(storage).__name__}, not a storage")
     flat = storage.data
-    if len(size) != len(stride) or min(size + stride + (offset,), default=0) < 0:
-        raise ValueError(f"bad tensor geometry size={size} stride={stride} offset={offset}")
-    if 0 not in size:
-        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-        if last >= flat.size:  # a hostile file must not make us read outside its storage
-            raise ValueError(f"tensor view runs past its storage ({last} >= {flat.size} elements)")
+    problem = geometry_problem(offset, size, stride, flat.size)
+    if problem:
+        return Refused(problem)
     item = flat.itemsize
     view = np.lib.stride_tricks.as_strided(
         flat[offset:], shape=size, strides=tuple(s * item for s in stride), writeable=False
@@ -142,13 +152,17 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 "reference tensors, storages, OrderedDict and HParams (nothing from the file is executed)"
             ) from None
 
-    def persistent_load(self, pid: Any) -> _Storage:
+    def persistent_load(self, pid: Any) -> _Storage | Refused:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise WeightLoadError(f"{self._source}: unexpected persistent id {pid!r} in the pickle")
         _, storage_type, key, _location, numel = pid
         if not isinstance(storage_type, _StorageType):
             raise WeightLoadError(f"{self._source}: storage {key!r} has no known storage type")
-        return self._load_storage(str(key), storage_type.dtype, int(numel))
+        return self._load_storage(str(key), storage_type.dtype, numel)
+
+
+class _EntryError(Exception):
+    """A zip entry that cannot be used as stored bytes; the message says why, without the file name."""
 
 
 class _Archive:
@@ -181,21 +195,32 @@ class _Archive:
         return pickles[0][: -len("data.pkl")]
 
     def raw(self, name: str) -> np.ndarray:
+        try:
+            return self.entry(name)
+        except _EntryError as exc:
+            raise WeightLoadError(f"{self.path}: {exc}") from None
+
+    def entry(self, name: str) -> np.ndarray:
+        """The entry's bytes, a view of the memory map: nothing is copied or inflated."""
         info = self.entries.get(name)
         if info is None:
-            raise WeightLoadError(f"{self.path}: the checkpoint has no entry {name!r}")
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise WeightLoadError(f"{self.path}: entry {name!r} is compressed; torch.save files store entries raw")
+            raise _EntryError(f"the checkpoint has no entry {name!r}")
+        if info.compress_type != zipfile.ZIP_STORED:  # never inflated: a few bytes could claim gigabytes
+            raise _EntryError(f"entry {name!r} is compressed (method {info.compress_type}); torch.save stores "
+                              "entries raw, and a compressed one is not inflated")
+        if info.compress_size != info.file_size:
+            raise _EntryError(f"entry {name!r} is stored raw but claims {info.file_size} bytes in "
+                              f"{info.compress_size} (corrupt zip directory)")
         start = info.header_offset + _LOCAL_HEADER.size
         if start > len(self._buffer):
-            raise WeightLoadError(f"{self.path}: entry {name!r} lies past the end of the file (truncated)")
+            raise _EntryError(f"entry {name!r} lies past the end of the file (truncated)")
         signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(self._map, info.header_offset)
         # The first local header may carry the version tag instead of `PK`; the rest must be intact.
         if signature[2:] != b"\x03\x04" or (info.header_offset and signature[:2] != ZIP_MAGIC):
-            raise WeightLoadError(f"{self.path}: corrupt zip local header for {name!r}")
+            raise _EntryError(f"corrupt zip local header for {name!r}")
         begin = start + name_len + extra_len
         if begin + info.file_size > len(self._buffer):
-            raise WeightLoadError(f"{self.path}: entry {name!r} is cut off (truncated file)")
+            raise _EntryError(f"entry {name!r} is cut off (truncated file)")
         return self._buffer[begin : begin + info.file_size]
 
     def text(self, name: str, default: str) -> str:
@@ -224,24 +249,39 @@ def read_torch_checkpoint(path: str | Path) -> Any:
         raise WeightLoadError(f"{path}: no such weight file")
     archive = _Archive(path)
     big_endian = archive.text("byteorder", "little") == "big"
-    storages: dict[str, _Storage] = {}
+    storages: dict[str, _Storage | Refused] = {}
 
-    def load_storage(key: str, dtype: Any, numel: int) -> _Storage:
+    def load_storage(key: str, dtype: Any, numel: Any) -> _Storage | Refused:
         if key not in storages:  # one view per key: tensors sharing a storage stay tied
-            raw = archive.raw(f"{archive.root}data/{key}")
-            element = _as_numpy_dtype(dtype)
-            if big_endian:
-                element = element.newbyteorder(">")
-            count = len(raw) // element.itemsize
-            if count < numel:
-                raise WeightLoadError(f"{path}: storage {key!r} holds {count} of {numel} elements (truncated)")
-            storages[key] = _Storage(raw[: numel * element.itemsize].view(element), dtype)
+            storages[key] = _storage(archive, key, dtype, numel, big_endian)
         return storages[key]
 
     unpickler = _RestrictedUnpickler(bytes(archive.raw(archive.root + "data.pkl")), str(path), load_storage)
     try:
-        return unpickler.load()
+        content = unpickler.load()
     except WeightLoadError:
         raise
     except Exception as exc:  # malformed pickle: EOF, bad opcode, wrong argument types...
         raise WeightLoadError(f"{path}: the checkpoint's pickle is malformed ({type(exc).__name__}: {exc})") from exc
+    refused = find_refused(content)
+    if refused:
+        where, what = refused
+        raise WeightLoadError(f"{path}: tensor {where} refused: {what.reason}")
+    return content
+
+
+def _storage(archive: _Archive, key: str, dtype: Any, numel: Any, big_endian: bool) -> _Storage | Refused:
+    """The `data/<key>` entry as `numel` elements of `dtype`, or why not (the file claims more than it has)."""
+    if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
+        return Refused(f"storage {key!r} declares {numel!r} elements")
+    try:
+        raw = archive.entry(f"{archive.root}data/{key}")
+    except _EntryError as exc:
+        return Refused(f"storage {key!r}: {exc}")
+    element = _as_numpy_dtype(dtype)
+    if big_endian:
+        element = element.newbyteorder(">")
+    if numel * element.itemsize > len(raw):
+        return Refused(f"storage {key!r} declares {numel} elements of {element.itemsize} bytes, but its entry "
+                       f"holds {len(raw)} bytes (truncated or forged)")
+    return _Storage(raw[: numel * element.itemsize].view(element), dtype)

@@ -9,7 +9,7 @@ import pytest
 
 from golden_data import model_file, model_meta, model_subdirs
 from GPT_SoVITS.weights import HParams, read_torch_checkpoint
-from weights.torch_writer import write_torch_zip
+from weights.torch_writer import RawTensor, write_torch_zip
 
 SV_META = "sv_tiny"
 
@@ -91,6 +91,23 @@ def test_views_ties_roots_and_version_tags(tmp_path, root, head):
     assert not ckpt["weight"]["t"].flags.c_contiguous
     assert np.shares_memory(ckpt["weight"]["w"], ckpt["weight"]["cut"])
     assert ckpt["config"].model.a == 1
+
+
+def test_geometries_real_checkpoints_may_hold(tmp_path):
+    """What the hostile-geometry checks must let through: a size-1 dimension with stride 0 (PyTorch's
+    `expand`, e.g. BERT's `position_ids`), empty tensors, and a bfloat16 view widened to float32."""
+    values = np.arange(24, dtype=np.float32)  # whole numbers: exact in bfloat16
+    bfloat16 = (values.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    weight = {
+        "expanded": RawTensor(np.arange(5, dtype=np.float16).tobytes(), "HalfStorage", 5, (1, 5), (0, 1)),
+        "empty": RawTensor(b"", "HalfStorage", 0, (0, 512), (512, 1)),
+        "bf16": RawTensor(bfloat16, "BFloat16Storage", 24, (4, 3), (1, 6), offset=2),  # transposed slice
+    }
+    ckpt = read_torch_checkpoint(write_torch_zip(tmp_path / "x.pth", {"weight": weight}))["weight"]
+    np.testing.assert_array_equal(ckpt["expanded"], np.arange(5, dtype=np.float16)[None])
+    assert ckpt["empty"].shape == (0, 512)
+    expected = values[2:20].reshape(3, 6)[:, :4].T
+    assert ckpt["bf16"].dtype == np.float32 and np.array_equal(ckpt["bf16"], expected)
 
 
 def test_tensors_are_read_only_views_of_the_file(tmp_path):

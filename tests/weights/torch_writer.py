@@ -2,7 +2,8 @@
 
 Arrays become `torch._utils._rebuild_tensor_v2` calls on typed storages (one storage per numpy base
 buffer, so views of one array share a storage like tied weights do); `HParams` is written as the
-reference's `utils.HParams`; `Global("os", "system")` writes any global, to build hostile files.
+reference's `utils.HParams`; `Global("os", "system")` writes any global and `RawTensor` any tensor
+geometry over any storage bytes, to build hostile files.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import collections
 import io
 import pickle
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +50,24 @@ class _Call:
         return self.func, self.args
 
 
+@dataclass(eq=False)
+class RawTensor:
+    """A tensor written exactly as given: `size`, `stride` and `offset` over a storage entry of bytes
+    `data`, whose pickled storage names `storage` (e.g. "BFloat16Storage") and declares `numel` elements."""
+
+    data: bytes
+    storage: str
+    numel: int
+    size: tuple
+    stride: tuple
+    offset: int = 0
+
+
 class _StorageRef:
-    def __init__(self, base: np.ndarray, key: str) -> None:
+    def __init__(self, base: np.ndarray, key: str, name: str | None = None, numel: int | None = None) -> None:
         self.base, self.key = base, key
+        self.name = name or _STORAGE_NAMES[base.dtype]
+        self.numel = base.size if numel is None else numel
 
 
 class _TorchPickler(pickle._Pickler):  # the Python pickler: its save_global can be redirected
@@ -76,13 +93,14 @@ class _TorchPickler(pickle._Pickler):  # the Python pickler: its save_global can
 
     def persistent_id(self, obj):
         if isinstance(obj, _StorageRef):
-            numel = obj.base.size
-            return ("storage", Global("torch", _STORAGE_NAMES[obj.base.dtype]), obj.key, "cpu", numel)
+            return ("storage", Global("torch", obj.name), obj.key, "cpu", obj.numel)
         return None
 
     def reducer_override(self, obj):
         if isinstance(obj, np.ndarray):
             return self._tensor(obj)
+        if isinstance(obj, RawTensor):
+            return self._raw_tensor(obj)
         if isinstance(obj, HParams):  # NEWOBJ + BUILD with the attribute dict, like the reference's files
             return (_newobj, (HParams,), dict(obj.__dict__))
         return NotImplemented
@@ -102,6 +120,14 @@ class _TorchPickler(pickle._Pickler):  # the Python pickler: its save_global can
         rebuild = Global("torch._utils", "_rebuild_tensor_v2")
         return rebuild, (ref, offset, tuple(array.shape), stride, False, collections.OrderedDict())
 
+    def _raw_tensor(self, raw: RawTensor):
+        if id(raw) not in self.storages:
+            base = np.frombuffer(raw.data, np.uint8)
+            self.storages[id(raw)] = _StorageRef(base, str(len(self.storages)), raw.storage, raw.numel)
+        rebuild = Global("torch._utils", "_rebuild_tensor_v2")
+        args = (self.storages[id(raw)], raw.offset, raw.size, raw.stride, False, collections.OrderedDict())
+        return rebuild, args
+
 
 def _newobj(cls, *args):  # named like copyreg's, so pickle writes NEWOBJ
     return cls.__new__(cls, *args)
@@ -116,15 +142,19 @@ def pickle_bytes(obj: Any) -> tuple[bytes, dict[int, _StorageRef]]:
     return buffer.getvalue(), storages
 
 
-def write_torch_zip(path: str | Path, obj: Any, *, root: str = "archive", head: bytes = b"PK") -> Path:
-    """Save `obj` like `torch.save` would; `head` replaces the leading `PK` (GPT-SoVITS' version tag)."""
+def write_torch_zip(path: str | Path, obj: Any, *, root: str = "archive", head: bytes = b"PK",
+                    storage_compression: int = zipfile.ZIP_STORED) -> Path:
+    """Save `obj` like `torch.save` would; `head` replaces the leading `PK` (GPT-SoVITS' version tag).
+    `storage_compression` other than ZIP_STORED (which torch.save always uses) deflates the storages."""
     data, storages = pickle_bytes(obj)
     path = Path(path)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr(f"{root}/data.pkl", data)
         archive.writestr(f"{root}/byteorder", "little")
         for ref in storages.values():
-            with archive.open(f"{root}/data/{ref.key}", "w") as entry:
+            info = zipfile.ZipInfo(f"{root}/data/{ref.key}")
+            info.compress_type = storage_compression
+            with archive.open(info, "w") as entry:
                 entry.write(memoryview(ref.base).cast("B"))
         archive.writestr(f"{root}/version", "3\n")
     if head != b"PK":
@@ -136,3 +166,10 @@ def write_torch_zip(path: str | Path, obj: Any, *, root: str = "archive", head: 
 def call(module: str, name: str, *args: Any) -> _Call:
     """An object that unpickles as `module.name(*args)`: for hostile-file tests."""
     return _Call(Global(module, name), args)
+
+
+def stride_zero_bomb(path: str | Path, elements: int, key: str = "w") -> Path:
+    """A file of a few hundred bytes: one bfloat16 element (2 bytes) seen `elements` times through stride
+    0, under `weight[key]`; widened to float32 before any check, it would take 4 * `elements` bytes."""
+    bomb = RawTensor(b"\x80\x3f", "BFloat16Storage", 1, (elements,), (0,))
+    return write_torch_zip(path, {"weight": {key: bomb}, "config": HParams(model={}, data={})})
