@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 from service_helpers import assert_envelope, create_model, snapshot
 
+from golden_data import model_file
+from tts_service.settings import SOVITS_WEIGHT_FILE
+from weights.torch_writer import stride_zero_bomb
+
 
 @pytest.fixture
 def seeded(client, clips, png):
@@ -110,3 +114,17 @@ def test_crash_is_an_envelope_not_a_trace(client, monkeypatch):
     monkeypatch.setattr(client.app.state.voice_models, "list", boom)
     body = assert_envelope(client.get("/voice-models"), 1, 500)
     assert "secret" not in body["message"]
+
+
+def test_set_model_refuses_a_hostile_checkpoint(make_client, tmp_path):
+    """A SoVITS file of a few hundred bytes whose bfloat16 tensor repeats one element through stride 0:
+    refused before anything is widened, as the caller's bad parameter naming the tensor; nothing is
+    switched or remembered."""
+    weights = {"gpt_path": model_file("gpt/v2/model.ckpt"), "sovits_path": model_file("sovits/v2/model.pth"),
+               "cnhubert_base_path": model_file("hubert/chinese-hubert-base/pytorch_model.bin").parent,
+               "bert_path": model_file("bert/chinese-roberta-wwm-ext-large/pytorch_model.bin").parent}
+    client = make_client(**{key: str(path) for key, path in weights.items()})
+    bomb = stride_zero_bomb(tmp_path / "bomb.pth", 2**24, key="enc_p.ssl_proj.weight")
+    body = assert_envelope(client.post("/set_model", json={"sovits_model_path": str(bomb)}), 3, 400)
+    assert "weight['enc_p.ssl_proj.weight']" in body["message"] and "stride 0" in body["message"], body
+    assert not (client.app.state.settings.data_dir / SOVITS_WEIGHT_FILE).exists()

@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from GPT_SoVITS.pipeline import SynthesisError
+from GPT_SoVITS.weights import WeightLoadError
 
 from .. import deps
 from ..engine import Engine, as_api_error
@@ -32,6 +33,14 @@ def _check_weight_file(path: str | None, field: str) -> str | None:
     return path
 
 
+def _names_a_given_file(exc: SynthesisError, paths: list[str]) -> bool:
+    """True when loading failed on a file the caller named (unreadable, of another kind, or hostile):
+    the caller's to fix. `WeightLoadError` messages start with the file; the engine resolves the paths."""
+    cause = exc.__cause__
+    return isinstance(cause, WeightLoadError) and any(
+        str(cause).startswith(str(Path(path).expanduser().resolve())) for path in paths)
+
+
 @router.post("/set_model", summary="切换模型权重",
              description="先加载新权重，成功后再整体替换（进行中的合成用旧模型完成）；失败则保留旧模型。"
                          "成功后写入数据目录的 gweight.txt / sweight.txt，重启后仍然生效。")
@@ -43,5 +52,7 @@ async def set_model(body: SetModelBody, engine: Engine = Depends(deps.engine)) -
     try:
         status = await run_in_threadpool(engine.set_model, gpt, sovits)
     except SynthesisError as exc:
+        if _names_a_given_file(exc, [path for path in (gpt, sovits) if path]):
+            raise ApiError(BAD_PARAM, str(exc)) from exc
         raise as_api_error(exc) from exc
     return ok(status, "Success")
