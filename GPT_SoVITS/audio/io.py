@@ -2,6 +2,11 @@
 
 `torchaudio.load` (the spectrogram and speaker-verification path) gives int16 samples / 32768 as float32,
 channels first; `librosa.load(path, sr=16000)` (the HuBERT path) mixes to mono and resamples with soxr_hq.
+
+Clips are read with libsndfile only. Given a path it cannot read, librosa would hand it to audioread,
+i.e. to ffmpeg with any demuxer: an HLS playlist or concat script posing as a clip would then make it
+read the files it names. So librosa is given a file libsndfile has already opened, and a file that
+is not a libsndfile format (WAV, FLAC, OGG, MP3, AIFF, ...) fails here instead.
 """
 from __future__ import annotations
 
@@ -44,8 +49,9 @@ def load_mono(path: str | Path, sampling_rate: int) -> np.ndarray:
 
 
 def load_librosa(path: str | Path, sampling_rate: int = HUBERT_RATE) -> np.ndarray:
-    """`librosa.load(path, sr=sampling_rate)[0]`: mono, soxr_hq resampling, float32."""
+    """`librosa.load(path, sr=sampling_rate)[0]`: mono, soxr_hq resampling, float32 (libsndfile only)."""
     import librosa
 
-    wav, _ = librosa.load(str(path), sr=sampling_rate)
+    # librosa reads an open SoundFile exactly as it reads the path, but never falls back to audioread.
+    wav, _ = librosa.load(sf.SoundFile(str(path)), sr=sampling_rate)
     return wav.astype(np.float32)

@@ -14,7 +14,7 @@ router = APIRouter(tags=["音模管理"])
 
 GENDER_HELP = "1 = 男, 2 = 女"
 LANGUAGE_HELP = "all_zh/中文, en/英文, all_ja/日文, zh/中英混合, ja/日英混合, auto/多语种混合"
-CLIP_HELP = "reference clip, 3-10 s after decoding; any format ffmpeg or libsndfile reads"
+CLIP_HELP = "reference clip, 3-10 s after decoding: WAV, MP3, FLAC, OGG (Vorbis/Opus), M4A/AAC, WebM/MKA or AIFF"
 
 
 class CategoriesBody(BaseModel):

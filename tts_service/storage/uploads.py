@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +14,10 @@ import soundfile as sf
 from fastapi import UploadFile
 
 from ..envelope import BAD_PARAM, ApiError
+from .clip_decoding import (CLIP_DECODE_MESSAGE, CLIP_SAMPLE_RATE, DECODE_SECONDS, MAX_CLIP_SECONDS,  # noqa: F401
+                            MIN_CLIP_SECONDS, ClipDecoder, decode_clip)
 
-CLIP_SAMPLE_RATE = 32000  # what the pipeline reads (the SoVITS rate)
-MIN_CLIP_SECONDS, MAX_CLIP_SECONDS = 3.0, 10.0  # the reference's rule, inclusive
 CLIP_RANGE_MESSAGE = "参考音频需在 3~10 秒范围内"
-CLIP_DECODE_MESSAGE = "参考音频解析失败，请上传合法的音频文件（WAV/MP3/OGG 等）"
 # Suffixes an uploaded clip keeps when stored; anything else is stored as .bin so that it is never
 # served back as HTML or script from /audio.
 AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm",
@@ -64,35 +61,13 @@ def clip_suffix(filename: str | None) -> str:
     return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) and suffix in AUDIO_SUFFIXES else ".bin"
 
 
-def decode_clip(path: Path) -> np.ndarray:
-    """Mono float32 samples at 32 kHz: ffmpeg if installed (any format), else libsndfile."""
-    if shutil.which("ffmpeg"):
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "f32le",
-               "-ac", "1", "-ar", str(CLIP_SAMPLE_RATE), "pipe:1"]
-        try:
-            done = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-        except subprocess.TimeoutExpired:
-            raise ApiError(BAD_PARAM, CLIP_DECODE_MESSAGE) from None
-        samples = np.frombuffer(done.stdout, dtype="<f4")
-        if done.returncode != 0 or samples.size == 0:
-            raise ApiError(BAD_PARAM, CLIP_DECODE_MESSAGE)
-        return samples.astype(np.float32)
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError):
-        raise ApiError(BAD_PARAM, CLIP_DECODE_MESSAGE) from None
-    mono = data.mean(axis=1)
-    if rate != CLIP_SAMPLE_RATE:
-        import librosa
-
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=CLIP_SAMPLE_RATE)
-    return mono.astype(np.float32)
-
-
 def check_clip_length(samples: np.ndarray) -> float:
     seconds = samples.size / CLIP_SAMPLE_RATE
     if not MIN_CLIP_SECONDS <= seconds <= MAX_CLIP_SECONDS:
-        raise ApiError(BAD_PARAM, CLIP_RANGE_MESSAGE, data={"seconds": round(seconds, 3)})
+        data = {"seconds": round(seconds, 3)}
+        if seconds >= DECODE_SECONDS:  # decoding stopped there: the clip is at least this long
+            data["at_least"] = True
+        raise ApiError(BAD_PARAM, CLIP_RANGE_MESSAGE, data=data)
     return seconds
 
 
@@ -102,11 +77,15 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = CLIP_SAMPLE_RATE) -> 
     sf.write(str(path), pcm, rate, subtype="PCM_16")
 
 
-def prepare_clip(data: bytes, filename: str | None, folder: Path) -> tuple[str, float]:
-    """Write the clip as uploaded plus `refer.wav` (32 kHz mono) into `folder`; (upload name, seconds)."""
+def prepare_clip(data: bytes, filename: str | None, folder: Path,
+                 decoder: ClipDecoder | None = None) -> tuple[str, float]:
+    """Write the clip as uploaded plus `refer.wav` (32 kHz mono) into `folder`; (upload name, seconds).
+
+    `decoder` is the app's (it bounds the decodes running at once); without one the clip is decoded
+    at once, still bounded in format, length and time."""
     upload_name = "refer_upload" + clip_suffix(filename)
     (folder / upload_name).write_bytes(data)
-    samples = decode_clip(folder / upload_name)
+    samples = decoder.decode(folder / upload_name) if decoder else decode_clip(folder / upload_name)
     seconds = check_clip_length(samples)
     write_wav(folder / NORMALISED_CLIP, samples)
     return upload_name, seconds

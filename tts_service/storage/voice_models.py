@@ -21,7 +21,7 @@ from ..settings import Settings
 from .categories import MAX_NAME, CategoryStore, clean_text
 from .ids import check_id
 from .json_store import JsonStore
-from .uploads import NORMALISED_CLIP, image_suffix, prepare_clip
+from .uploads import NORMALISED_CLIP, ClipDecoder, image_suffix, prepare_clip
 
 GENDERS = {1: "男", 2: "女"}
 MAX_PROMPT_TEXT = 1000
@@ -68,6 +68,7 @@ class VoiceModelStore:
         self.settings = settings
         self.store = JsonStore(settings.voice_models_file)
         self.categories = categories
+        self.decoder = ClipDecoder(settings.max_decodes)  # the app's one bound on clips decoded at once
 
     # ---- reading ---------------------------------------------------------------------------
     def get(self, model_id: str) -> dict | None:
@@ -127,6 +128,9 @@ class VoiceModelStore:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    def _clip(self, clip: Upload, folder: Path) -> tuple[str, float]:
+        return prepare_clip(clip.data, clip.filename, folder, self.decoder)
+
     def create(self, model_id: object, model_name: object, gender: object, prompt_text: object,
                prompt_language: object, categories: list | None, avatar: Upload, clip: Upload) -> dict:
         model_id = check_id(model_id, "model_id")
@@ -148,7 +152,7 @@ class VoiceModelStore:
             files.mkdir()
             record["avatar_file"] = "avatar" + image_suffix(avatar.data)
             (files / record["avatar_file"]).write_bytes(avatar.data)
-            record["refer_upload_file"], record["clip_seconds"] = prepare_clip(clip.data, clip.filename, files)
+            record["refer_upload_file"], record["clip_seconds"] = self._clip(clip, files)
             with self.categories.locked(), self.store.locked():
                 self.categories.require(record["categories"])
                 items = self.store.read()
@@ -188,7 +192,7 @@ class VoiceModelStore:
                 changes["avatar_file"] = "avatar" + image_suffix(avatar.data)
                 (staging / changes["avatar_file"]).write_bytes(avatar.data)
             if clip is not None:
-                changes["refer_upload_file"], changes["clip_seconds"] = prepare_clip(clip.data, clip.filename, staging)
+                changes["refer_upload_file"], changes["clip_seconds"] = self._clip(clip, staging)
             with self.categories.locked(), self.store.locked():
                 if "categories" in changes:
                     self.categories.require(changes["categories"])
