@@ -11,7 +11,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, envelope, tasks
+from . import __version__, envelope, housekeeping, tasks
 from .engine import Engine
 from .logs import AccessLogMiddleware, access_logger
 from .routers import categories, health, models, openai, pages, synthesis, voice_models
@@ -78,4 +78,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.load_models and hasattr(app.state.engine, "start_loading"):
         app.router.on_startup.append(app.state.engine.start_loading)
     tasks.install(app)  # the task queue: /voice-tasks routes, workers started/stopped with the app
+    housekeeping.install(app)  # output/direct/ retention, .staging/ leftovers
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass
@@ -60,8 +61,9 @@ class TaskBackend(ABC):
         """run -> wait (a clean shutdown stopped it); None if it is finished or gone."""
 
     @abstractmethod
-    def remove(self, task_id: str) -> dict | None:
-        """Delete the entry whatever its state; the removed entry, or None."""
+    def remove(self, task_id: str, only_if: Callable[[dict], bool] | None = None) -> dict | None:
+        """Delete the entry whatever its state, or only if `only_if(entry)` holds, checked in the same
+        atomic step (the entry may have changed since the caller read it); the removed entry, or None."""
 
 
 def make_backend(settings) -> TaskBackend:

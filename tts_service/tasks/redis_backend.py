@@ -293,9 +293,9 @@ class RedisTaskBackend(TaskBackend):
         self._release(task_id)
         return waiting
 
-    def remove(self, task_id: str) -> dict | None:
+    def remove(self, task_id: str, only_if: Callable[[dict], bool] | None = None) -> dict | None:
         def change(entry):
-            if entry is None:
+            if entry is None or (only_if is not None and not only_if(entry)):
                 return None, None
 
             def writes(pipe, _):
@@ -305,7 +305,8 @@ class RedisTaskBackend(TaskBackend):
                 self._unindex_live(pipe, task_id)
             return entry, writes
         removed = self._atomic(task_id, change)
-        self._release(task_id)
+        if removed is not None or only_if is None:  # a refused conditional removal keeps our claim
+            self._release(task_id)
         return removed
 
     # --- leases ---------------------------------------------------------------------------------
