@@ -3,8 +3,9 @@ that they cover every route, static files included, and answer in the envelope.
 
 The key may come as `Authorization: Bearer <key>`, `X-API-Key: <key>`, the `api_key` query
 parameter, or the `tts_api_key` cookie. Opening the admin page as `/index?api_key=<key>` sets
-that cookie (HttpOnly, SameSite=Strict), so the page's own requests and its <audio>/<img> loads
-carry the key without any script handling it.
+that cookie (HttpOnly, SameSite=Strict) and redirects to plain `/index`, so the key leaves the
+address bar; the page's own requests and its <audio>/<img> loads then carry it without any script
+handling it. Keys are only ever compared with `keys_match` (constant time).
 """
 from __future__ import annotations
 
@@ -29,7 +30,13 @@ def is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
 
-def presented_key(scope: Scope) -> str | None:
+def keys_match(presented: str | None, expected: str) -> bool:
+    """Constant time, so that how long a refusal takes says nothing about how much of the key was right."""
+    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def presented_key(scope: Scope, cookie: bool = True) -> str | None:
+    """The key the request carries (header, then query, then, unless `cookie` is False, the cookie)."""
     headers = Headers(scope=scope)
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -39,7 +46,7 @@ def presented_key(scope: Scope) -> str | None:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if query.get("api_key"):
         return query["api_key"][0]
-    return cookie_parser(headers.get("cookie", "")).get(COOKIE)
+    return cookie_parser(headers.get("cookie", "")).get(COOKIE) if cookie else None
 
 
 class ApiKeyMiddleware:
@@ -50,8 +57,7 @@ class ApiKeyMiddleware:
         if scope["type"] != "http" or is_open(scope["path"]) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        key = presented_key(scope)
-        if key is None or not hmac.compare_digest(key.encode(), self.api_key.encode()):
+        if not keys_match(presented_key(scope), self.api_key):
             response = error_response(BAD_PARAM, "API key 无效或缺失", 401, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
             return
@@ -102,3 +108,4 @@ class BodyLimitMiddleware:
                 raise
         if over:
             await too_large(scope, receive, send)
+

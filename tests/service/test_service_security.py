@@ -1,6 +1,7 @@
 """API key, CORS, access log and settings."""
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,50 @@ def test_api_key_guards_everything_but_healthz_and_the_page_shell(make_client):
     assert_envelope(client.get("/voice-models", headers={"X-API-Key": "wrong"}), 3, 401)
     assert client.get("/voice-models", headers={"Authorization": "Bearer s3cret"}).json()["code"] == 0
     assert client.get("/voice-models", headers={"X-API-Key": "s3cret"}).json()["code"] == 0
-    page = client.get("/index", params={"api_key": "s3cret"})
-    assert page.status_code == 200 and "tts_api_key" in page.headers["set-cookie"]
-    assert "httponly" in page.headers["set-cookie"].lower()
-    assert client.get("/voice-categories").json()["code"] == 0  # the cookie now carries the key
 
+
+def test_index_with_the_key_sets_the_cookie_and_takes_the_key_out_of_the_url(make_client):
+    """/index?api_key=KEY answers a 303 to plain /index (other parameters kept), so the key leaves the
+    address bar and the history; the cookie it sets carries the key from then on."""
+    client = make_client(api_key="s3cret")
+    page = client.get("/index?api_key=s3cret&lang=zh", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/index?lang=zh"
+    cookie = page.headers["set-cookie"].lower()
+    assert "tts_api_key=s3cret" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    assert page.headers["cache-control"] == "no-store"
+    assert client.get("/voice-categories").json()["code"] == 0  # the cookie now carries the key
+    client.cookies.clear()
+    wrong = client.get("/index?api_key=nope", follow_redirects=False)  # out of the URL too, no cookie
+    assert wrong.status_code == 303 and wrong.headers["location"] == "/index" and "set-cookie" not in wrong.headers
+    assert_envelope(client.get("/voice-categories"), 3, 401)
+    # the page's own way when the key is typed in: GET /index with the key as a header
+    by_header = client.get("/index", headers={"X-API-Key": "s3cret"})
+    assert by_header.status_code == 200 and "tts_api_key=s3cret" in by_header.headers["set-cookie"]
+    assert client.get("/voice-categories").json()["code"] == 0
+
+
+def test_every_key_comparison_is_constant_time(make_client, monkeypatch):
+    """The middleware and /index both compare through hmac.compare_digest, on bytes (never `==`)."""
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    client = make_client(api_key="s3cret")
+    assert client.get("/voice-models", headers={"X-API-Key": "s3cret"}).json()["code"] == 0
+    assert calls == [(b"s3cret", b"s3cret")]
+    calls.clear()
+    assert_envelope(client.get("/voice-models", headers={"X-API-Key": "s3creX"}), 3, 401)
+    assert calls == [(b"s3creX", b"s3cret")]
+    calls.clear()
+    assert "set-cookie" in client.get("/index?api_key=s3cret", follow_redirects=False).headers
+    assert calls == [(b"s3cret", b"s3cret")]
+    calls.clear()
+    assert "set-cookie" not in client.get("/index?api_key=s3creX", follow_redirects=False).headers
+    assert calls == [(b"s3creX", b"s3cret")]
 
 
 def test_api_key_leaves_the_page_assets_open_but_nothing_else(make_client):
