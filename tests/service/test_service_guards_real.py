@@ -1,8 +1,11 @@
 """Against the real server (`python3 api_ms.py`, uvicorn, a subprocess): the API key reaches no log,
-whatever way it came."""
+whatever way it came, and a request body trickling in one byte at a time is cut off by --body-timeout
+(408, then the connection closed)."""
 from __future__ import annotations
 
 import secrets
+import select
+import socket
 import time
 from pathlib import Path
 
@@ -22,7 +25,7 @@ DEADLINE = 60.0  # seconds to wait for log lines or a cut-off (generous: not a t
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("guards") / "data"
-    args = [*NO_WEIGHTS, "--no-load-models", "--api-key", SECRET]
+    args = [*NO_WEIGHTS, "--no-load-models", "--api-key", SECRET, "--body-timeout", "1"]
     with RealServer(data_dir, args) as running:
         yield running
 
@@ -71,3 +74,42 @@ def test_the_key_reaches_no_log(server):
     for log in logs:
         assert SECRET not in log.read_text(errors="replace"), log
 
+
+def _trickle(port: int, head: bytes) -> tuple[bytes, bool]:
+    """Send `head`, then a body one byte at a time until the server answers and closes the connection
+    (or DEADLINE passes). Returns what came back and whether the server closed the connection."""
+    reply, closed = b"", False
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head)
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            readable, _, _ = select.select([sock], [], [], 0.25)  # also the pace of the trickle
+            if readable:
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    closed = True
+                    break
+                reply += chunk
+            elif b"\r\n\r\n" not in reply:  # until the answer has come, the next byte of the body
+                try:
+                    sock.sendall(b"x")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+    return reply, closed
+
+
+def _head(path: str, *headers: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+             "Content-Length: 100000", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_a_body_sent_one_byte_at_a_time_is_cut_off(server):
+    reply, closed = _trickle(server.port, _head("/voice-categories", f"X-API-Key: {SECRET}"))
+    assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+    assert b"connection: close" in reply.lower() and b'"code":3' in reply.replace(b" ", b"")
+    assert closed, "the server kept the connection open"
