@@ -30,6 +30,7 @@ from .. import deps, vocab
 from ..audio_formats import FORMATS, check_format, format_list
 from ..engine import Engine, as_api_error
 from ..envelope import BAD_PARAM, RESOURCE, ApiError
+from ..limits import TOO_LONG, over_limit
 from ..schemas import ChunkingFields, SynthesisRequest, resolve_options
 from ..settings import Settings
 from ..storage.ids import ID_PATTERN
@@ -85,6 +86,10 @@ def _voice_id(voice: str | dict[str, str]) -> str:
 
 def _check(req: SpeechRequest, settings: Settings, models: VoiceModelStore) -> str:
     """Everything a client can get wrong, each with its `param`; returns the voice id."""
+    longest = over_limit(req, settings.max_prompt_chars, exempt=("input",))  # first: messages quote values
+    if longest is not None:
+        raise _bad(f"{longest[0]} is {longest[1]} characters; at most {settings.max_prompt_chars}", longest[0],
+                   TOO_LONG)
     if req.model not in MODEL_IDS:
         raise _bad(f"model {req.model!r} does not exist; use one of {', '.join(MODEL_IDS)}", "model",
                    "model_not_found", 404)
@@ -92,7 +97,7 @@ def _check(req: SpeechRequest, settings: Settings, models: VoiceModelStore) -> s
         raise _bad("input is empty", "input", "empty_input")
     if len(req.input) > settings.max_text_chars:
         raise _bad(f"input is {len(req.input)} characters; at most {settings.max_text_chars}", "input",
-                   "string_above_max_length")
+                   TOO_LONG)
     if check_format(req.response_format) is None:
         raise _bad(f"response_format {req.response_format!r} is not supported; use one of {format_list()}",
                    "response_format")
