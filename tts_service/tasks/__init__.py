@@ -17,6 +17,7 @@ from GPT_SoVITS.pipeline import SynthesisOptions
 from ..schemas import SynthesisRequest, resolve_options
 from . import retention
 from .backend import make_backend
+from .limits import TaskLimits
 from .logs import TaskLogs
 from .queue import TaskQueue
 from .router import router
@@ -41,7 +42,8 @@ def build_queue(app: FastAPI) -> TaskQueue:
     settings = app.state.settings
     return TaskQueue(make_backend(settings), TaskLogs(settings.logs_dir), settings.output_dir / OUTPUT_SUBDIR,
                      resolve=app.state.task_resolver, get_engine=lambda: app.state.engine,
-                     workers=settings.task_workers, max_attempts=settings.task_max_attempts)
+                     workers=settings.task_workers, max_attempts=settings.task_max_attempts,
+                     limits=TaskLimits.from_settings(settings))
 
 
 def install(app: FastAPI) -> None:
