@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from pathlib import Path
 
 from support.required import missing, must_not_skip
@@ -81,6 +82,16 @@ def model_subdirs(group: str, only: set[str] | None = None) -> list[str]:
     if only is None:
         return sorted(names) or [MISSING_FOLDER]
     return sorted(names & set(only)) or [f"{MISSING_FOLDER}-{'-or-'.join(sorted(only))}"]
+
+
+def e2e_file(relative_to_e2e: str, inside: str | None = None) -> Path:
+    """A file `e2e/meta.json` names relative to the e2e folder (e.g. ``../gpt/v2/model.ckpt``); for a
+    model folder, `inside` names a file it must hold (the repository copy of a folder may lack its
+    large weights, which are then found in the shared copy) and the folder is returned."""
+    relative = posixpath.normpath(posixpath.join("e2e", relative_to_e2e))
+    if inside is None:
+        return model_file(relative)
+    return model_file(f"{relative}/{inside}").parent
 
 
 def model_meta(relative_dir: str) -> dict:
