@@ -1,8 +1,8 @@
 """Benchmark of the MindSpore GPT-SoVITS stack: full-size models, random weights, real text frontend.
 
-    python bench/run.py                      # everything (~3 minutes on 2 cores)
-    python bench/run.py --only gpt,roof      # a subset: roof gpt sovits bert hubert frontend e2e http
-    python bench/run.py --eager              # the plain op-by-op path, for comparison
+    python -m bench.run                      # everything, from the repository root
+    python -m bench.run --only gpt,roof      # a subset: roof gpt sovits bert hubert frontend e2e http
+    python -m bench.run --eager              # the plain op-by-op path, for comparison
 
 One figure per line, `name: value unit`. Nothing is asserted: this is for reading and comparing.
 """
@@ -12,7 +12,6 @@ import argparse
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 SECTIONS = ("roof", "gpt", "sovits", "bert", "hubert", "frontend", "e2e", "http")
 TOKENIZER = REPO.parent / "shared/golden/models/bert/chinese-roberta-wwm-ext-large/tokenizer.json"

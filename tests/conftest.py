@@ -4,18 +4,13 @@ failure, elsewhere the skips are listed prominently at the end of the run."""
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 os.environ.setdefault("GLOG_v", "3")  # MindSpore: errors only
 
-from support.required import NO_SKIP_VARIABLE, must_not_skip, why_strict  # noqa: E402
+from support.required import NO_SKIP_VARIABLE, must_not_skip, why_strict
 
 
 def pytest_addoption(parser):

@@ -41,7 +41,7 @@ for folder in ../shared/golden/models ../shared/refdata ../shared/nltk_data; do
 done
 
 PYTHON=${PYTHON:-python3}
-"$PYTHON" -m pip install -q --disable-pip-version-check -r requirements.txt
+"$PYTHON" -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 
 set +e
 "$PYTHON" -m pytest "$@"

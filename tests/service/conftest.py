@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,7 @@ from fastapi.testclient import TestClient
 from tts_service.app import create_app
 from tts_service.settings import Settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from support.required import need_tool  # noqa: E402
+from support.required import need_tool
 
 SPEECH = "今天天气真不错，我们一起去公园散步吧。欢迎使用语音合成服务，祝你有美好的一天。"
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the service tests (imported by name: conftest puts this folder on sys.path)."""
+"""Helpers shared by the service tests (imported by name: pytest puts the folder of each conftest.py on sys.path)."""
 from __future__ import annotations
 
 import asyncio

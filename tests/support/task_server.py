@@ -1,7 +1,7 @@
 """Run the real service (uvicorn, one process) with the slow test engine: for crash and load tests.
 
-    python3 tests/support/task_server.py --data-dir DIR --port PORT [--segments 4] [--delay 0.2]
-                                         [--hold-file PATH]
+    PYTHONPATH=tests python3 -m support.task_server --data-dir DIR --port PORT [--segments 4] [--delay 0.2]
+                                                    [--hold-file PATH]   (from the repository root)
 
 `ServerProcess` starts it as a subprocess on 127.0.0.1 with `--port 0` (the port is bound by the server
 and read from its log: nobody can take it in between) and waits until /healthz answers; `kill()` is a
@@ -18,10 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))  # also when run as a script
+from support.processes import free_port, log_size, stop, wait_healthy, wait_listening  # noqa: F401
 
-from support.processes import free_port, log_size, stop, wait_healthy, wait_listening  # noqa: E402,F401
+REPO = Path(__file__).resolve().parents[2]
+TESTS = REPO / "tests"
 
 
 class FileHold:
@@ -59,9 +59,9 @@ class ServerProcess:
         offset = log_size(self.log_path)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--data-dir", str(self.data_dir),
+                [sys.executable, "-m", "support.task_server", "--data-dir", str(self.data_dir),
                  "--port", "0", *self.args],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GLOG_v": "3"})
+                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=child_environment())
         try:
             self.port = wait_listening(self.proc, self.log_path, offset, timeout)
             wait_healthy(self.proc, self.url, self.log_path, timeout)
@@ -85,9 +85,14 @@ class ServerProcess:
         stop(self.proc, timeout=30)
 
 
+def child_environment() -> dict[str, str]:
+    """The server's environment: `-m` puts the repository root (its cwd) on the path, PYTHONPATH adds the
+    tests' helpers; MindSpore logs errors only."""
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "GLOG_v": "3", "PYTHONPATH": path}
+
+
 def main() -> None:
-    sys.path.insert(0, str(REPO))
-    sys.path.insert(0, str(REPO / "tests"))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--port", type=int, required=True, help="0: any free port, reported in the log")

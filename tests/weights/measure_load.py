@@ -1,6 +1,6 @@
 """Load time and peak memory of the torch-free reader on a large synthetic checkpoint (figures, no asserts).
 
-    python tests/weights/measure_load.py [--mb 150] [--dir /tmp]
+    PYTHONPATH=tests python -m weights.measure_load [--mb 150] [--dir /tmp]   (from the repository root)
 
 Writes a SoVITS-like `{"weight", "config", "info"}` file of fp16 tensors in the torch zip layout, then
 in a fresh process per mode measures wall time and peak RSS of:
@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 
 def write_synthetic(path: Path, megabytes: int) -> Path:
@@ -62,6 +61,12 @@ def _measure(path: str, mode: str) -> dict:
     return {"mode": mode, "open_s": opened, "total_s": total, "rss_before": before, "peak_rss": _rss()[1]}
 
 
+def _child_environment() -> dict[str, str]:
+    """`-m` puts the repository root (the child's cwd) on the path; PYTHONPATH adds tests/ (torch_writer)."""
+    path = os.pathsep.join(p for p in (str(REPO / "tests"), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=150)
@@ -77,7 +82,8 @@ def main() -> None:
     size = path.stat().st_size
     try:
         runs = {
-            mode: json.loads(subprocess.check_output([sys.executable, __file__, "--child", str(path), mode]))
+            mode: json.loads(subprocess.check_output([sys.executable, "-m", "weights.measure_load", "--child",
+                                                      str(path), mode], cwd=REPO, env=_child_environment()))
             for mode in ("read", "float32")
         }
     finally:
