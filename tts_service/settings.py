@@ -1,5 +1,9 @@
 """Every flag and environment variable of the service, with its default: the one place to look.
 
+Each setting is declared once, as a field of `Settings` whose metadata (`option`) holds its flag, its
+variable, its help text and how its text is read; the command line (`build_parser`, `--help`) and
+`from_args` are generated from those declarations.
+
 Precedence for each setting: command-line flag > environment variable > default. The GPT and SoVITS
 paths have one more step, as in the seed: the environment wins over `gweight.txt` / `sweight.txt`
 (in the data dir, rewritten by `/set_model`), which wins over the built-in default.
@@ -9,8 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any, Callable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = "GPT_SoVITS/pretrained_models"
@@ -45,40 +50,149 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in re.split(r"[,;\s]+", text or "") if p.strip())
 
 
+Parse = Callable[[str, Any], Any]  # (the flag's or variable's text, the default) -> the value
+Fallback = Callable[[dict[str, Any]], "str | None"]  # the values read so far -> text to use when unset
+
+
+def _number(kind: type) -> Parse:
+    return lambda text, _default: kind(text)
+
+
+def _text(text: str, _default: Any) -> str:
+    return text
+
+
+def _folder(text: str, _default: Any) -> Path:
+    return Path(text).expanduser().resolve()
+
+
+def _user_path(text: str, _default: Any) -> str:
+    """A user's relative path means the current directory; the defaults are anchored at the repo."""
+    return str(Path(text).expanduser().resolve())
+
+
+def _names(text: str, _default: Any) -> tuple[str, ...]:
+    return _split(text)
+
+
+def _folders(text: str, _default: Any) -> tuple[str, ...]:
+    return tuple(_user_path(part, None) for part in _split(text))
+
+
+def _device_target(text: str, _default: Any) -> str:
+    from GPT_SoVITS.runtime import DEVICE_TARGETS
+
+    if text not in DEVICE_TARGETS:
+        raise SystemExit(f"--device-target must be one of {', '.join(DEVICE_TARGETS)}, not {text!r}")
+    return text
+
+
+def _detected_device(_values: dict[str, Any]) -> str:
+    from GPT_SoVITS.runtime import detect_device_target
+
+    return detect_device_target()
+
+
+def _weight_file(name: str) -> Fallback:
+    """The path `/set_model` saved in the data dir (read before the built-in default)."""
+    def read(values: dict[str, Any]) -> str | None:
+        path = Path(values["data_dir"]) / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip() or None
+        return None
+    return read
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one setting is given: its flag, its environment variable (None: flag only), the help line, how
+    its text becomes the value, and optionally what is read when neither is given (before the default)."""
+
+    flag: str
+    env: str | None
+    help: str
+    parse: Parse | None = None  # None: as the default's type (int, float or str)
+    fallback: Fallback | None = None
+    shown_default: str | None = None  # --help's default when it is not the value itself
+    switch: bool = False  # a flag without a value: present -> the opposite of the default
+
+    def read(self, text: str, default: Any) -> Any:
+        parse = self.parse or _number(type(default) if isinstance(default, (int, float)) else str)
+        return parse(text, default)
+
+
+def option(default: Any, flag: str, env: str | None, help: str, **how: Any) -> Any:
+    """A field of `Settings` with its command line; `default` is the field's default."""
+    return field(default=default, metadata={"option": Option(flag, env, help, **how)})
+
+
 @dataclass(frozen=True)
 class Settings:
-    host: str = "0.0.0.0"
-    port: int = 9881
-    device_target: str = "CPU"
-    device_id: int = 0
-    data_dir: Path = REPO_ROOT
-    gpt_path: str = str(REPO_ROOT / DEFAULT_GPT)
-    sovits_path: str = str(REPO_ROOT / DEFAULT_SOVITS)
-    cnhubert_base_path: str = str(REPO_ROOT / DEFAULT_HUBERT)
-    bert_path: str = str(REPO_ROOT / DEFAULT_BERT)
-    sv_path: str = str(REPO_ROOT / DEFAULT_SV)
-    api_key: str | None = None
-    max_upload_mb: float = 20.0  # per uploaded file (avatar, reference clip)
-    max_body_mb: float = 50.0  # whole request body
-    max_text_chars: int = 5000  # target text of one synthesis
-    max_prompt_chars: int = 1000  # prompt_text (the clip's transcript) and every other free-text field
-    max_decodes: int = 2  # uploaded clips decoded at once; more wait their turn
-    max_syntheses: int = 2  # syntheses in flight (running or holding a slot)
-    max_synthesis_waiting: int = 8  # syntheses waiting for a slot; beyond that 503 + Retry-After
-    synthesis_wait: float = 60.0  # seconds a synthesis waits for a slot before 503
-    max_waiting_tasks: int = 1000  # queued (not yet finished) tasks in all; beyond that 429
-    max_waiting_tasks_per_user: int = 100  # queued tasks of one user_id; beyond that 429
-    max_task_record_kb: float = 64.0  # one task's stored request, KiB
-    body_timeout: float = 30.0  # seconds to receive a whole request body (slow senders are cut off)
-    output_retention: float = 24 * 3600.0  # seconds output/direct/ files are kept; <= 0 keeps forever
-    cors_origins: tuple[str, ...] = ()
-    ref_audio_dirs: tuple[str, ...] = ()  # extra folders a request's ref_wav_path may point into
-    load_models: bool = True  # load the weights in the background at start-up
-    task_workers: int = 1
-    task_retention: float = SEVEN_DAYS  # seconds; <= 0 disables the clean-up
-    task_max_attempts: int = 3
-    redis_url: str | None = None
-    extra: dict = field(default_factory=dict, compare=False)  # room for settings of later issues
+    host: str = option("0.0.0.0", "--host", "infer_api_host", "bind address")
+    port: int = option(9881, "--port", "infer_api_port", "listen port")
+    device_target: str = option(
+        "CPU", "--device-target", "MS_DEVICE_TARGET", "MindSpore device: CPU, Ascend or GPU",
+        parse=_device_target, fallback=_detected_device,
+        shown_default="Ascend if its driver is present, else GPU if nvidia-smi is, else CPU")
+    device_id: int = option(0, "--device", "infer_device_id",
+                            "device index (Ascend NPU / GPU); also exported as ASCEND_DEVICE_ID")
+    data_dir: Path = option(REPO_ROOT, "--data-dir", "TTS_DATA_DIR",
+                            "folder of audio/ task/ done/ error/ output/ Logs/ and the JSON stores", parse=_folder)
+    gpt_path: str = option(str(REPO_ROOT / DEFAULT_GPT), "--gpt-path", "gpt_path",
+                           f"GPT (s1) checkpoint; else {GPT_WEIGHT_FILE} in the data dir",
+                           parse=_user_path, fallback=_weight_file(GPT_WEIGHT_FILE))
+    sovits_path: str = option(str(REPO_ROOT / DEFAULT_SOVITS), "--sovits-path", "sovits_path",
+                              f"SoVITS (s2 generator) weights; else {SOVITS_WEIGHT_FILE} in the data dir",
+                              parse=_user_path, fallback=_weight_file(SOVITS_WEIGHT_FILE))
+    cnhubert_base_path: str = option(str(REPO_ROOT / DEFAULT_HUBERT), "--cnhubert-base-path", "cnhubert_base_path",
+                                     "chinese-hubert-base folder (Hugging Face layout)", parse=_user_path)
+    bert_path: str = option(str(REPO_ROOT / DEFAULT_BERT), "--bert-path", "bert_path",
+                            "chinese-roberta-wwm-ext-large folder (Hugging Face layout)", parse=_user_path)
+    sv_path: str = option(str(REPO_ROOT / DEFAULT_SV), "--sv-path", "sv_path",
+                          "speaker-verification checkpoint, needed by v2Pro/v2ProPlus only", parse=_user_path)
+    api_key: str | None = option(None, "--api-key", "TTS_API_KEY",
+                                 "if set, every route but /healthz needs it (Bearer, X-API-Key, ?api_key=)",
+                                 parse=_text)
+    max_upload_mb: float = option(20.0, "--max-upload-mb", "TTS_MAX_UPLOAD_MB", "largest uploaded file, MiB")
+    max_body_mb: float = option(50.0, "--max-body-mb", "TTS_MAX_BODY_MB", "largest request body, MiB")
+    max_text_chars: int = option(5000, "--max-text-chars", "TTS_MAX_TEXT_CHARS",
+                                 "longest target text of one synthesis, characters")
+    max_prompt_chars: int = option(1000, "--max-prompt-chars", "TTS_MAX_PROMPT_CHARS",
+                                   "longest prompt_text and other free-text fields, characters")
+    max_decodes: int = option(2, "--max-decodes", "TTS_MAX_DECODES", "uploaded clips decoded at once")
+    max_syntheses: int = option(2, "--max-syntheses", "TTS_MAX_SYNTHESES", "syntheses in flight at once")
+    max_synthesis_waiting: int = option(8, "--max-synthesis-waiting", "TTS_MAX_SYNTHESIS_WAITING",
+                                        "syntheses waiting for a slot; more get 503")
+    synthesis_wait: float = option(60.0, "--synthesis-wait", "TTS_SYNTHESIS_WAIT",
+                                   "seconds a synthesis waits for a slot before 503")
+    max_waiting_tasks: int = option(1000, "--max-waiting-tasks", "TTS_MAX_WAITING_TASKS",
+                                    "unfinished tasks in the queue; more get 429")
+    max_waiting_tasks_per_user: int = option(100, "--max-waiting-tasks-per-user", "TTS_MAX_WAITING_TASKS_PER_USER",
+                                             "unfinished tasks of one user; more get 429")
+    max_task_record_kb: float = option(64.0, "--max-task-record-kb", "TTS_MAX_TASK_RECORD_KB",
+                                       "largest stored task request, KiB")
+    body_timeout: float = option(30.0, "--body-timeout", "TTS_BODY_TIMEOUT",
+                                 "seconds to receive a whole request body")
+    output_retention: float = option(
+        24 * 3600.0, "--output-retention", "TTS_OUTPUT_RETENTION",
+        "keep output/direct/ files this long: 86400, 12h, 7d; <=0 keeps forever", parse=parse_duration)
+    cors_origins: tuple[str, ...] = option(
+        (), "--cors-origins", "TTS_CORS_ORIGINS",
+        "comma-separated origins allowed by CORS ('*' for any); none by default", parse=_names)
+    ref_audio_dirs: tuple[str, ...] = option(
+        (), "--ref-audio-dirs", "TTS_REF_AUDIO_DIRS", "comma-separated extra folders a ref_wav_path may point into",
+        parse=_folders)
+    load_models: bool = option(True, "--no-load-models", None,
+                               "do not load the weights at start-up (they load on first use)", switch=True)
+    task_workers: int = option(1, "--task-workers", "TASK_WORKERS", "task-queue worker threads")
+    task_retention: float = option(
+        SEVEN_DAYS, "--task-retention", "TASK_RETENTION_SECONDS",
+        "keep finished tasks this long: 604800, 30m, 12h, 7d; <=0 keeps forever", parse=parse_duration)
+    task_max_attempts: int = option(3, "--task-max-attempts", "TASK_MAX_ATTEMPTS",
+                                    "runs of one task before it is marked error (restarts included)")
+    redis_url: str | None = option(
+        None, "--redis-url", "REDIS_URL", "share the task queue through Redis (several processes, one data dir), "
+        "e.g. redis://127.0.0.1:6379/0", parse=_text)
 
     # Where things live under the data dir (one place for every folder name).
     @property
@@ -140,145 +254,64 @@ class Settings:
                 store.write_text("[]", encoding="utf-8")
 
 
-# (flag, environment variable, help). The defaults are those of Settings above.
-_OPTIONS: list[tuple[str, str | None, str]] = [
-    ("--host", "infer_api_host", "bind address"),
-    ("--port", "infer_api_port", "listen port"),
-    ("--device-target", "MS_DEVICE_TARGET", "MindSpore device: CPU, Ascend or GPU"),
-    ("--device", "infer_device_id", "device index (Ascend NPU / GPU); also exported as ASCEND_DEVICE_ID"),
-    ("--data-dir", "TTS_DATA_DIR", "folder of audio/ task/ done/ error/ output/ Logs/ and the JSON stores"),
-    ("--gpt-path", "gpt_path", f"GPT (s1) checkpoint; else {GPT_WEIGHT_FILE} in the data dir"),
-    ("--sovits-path", "sovits_path", f"SoVITS (s2 generator) weights; else {SOVITS_WEIGHT_FILE} in the data dir"),
-    ("--cnhubert-base-path", "cnhubert_base_path", "chinese-hubert-base folder (Hugging Face layout)"),
-    ("--bert-path", "bert_path", "chinese-roberta-wwm-ext-large folder (Hugging Face layout)"),
-    ("--sv-path", "sv_path", "speaker-verification checkpoint, needed by v2Pro/v2ProPlus only"),
-    ("--api-key", "TTS_API_KEY", "if set, every route but /healthz needs it (Bearer, X-API-Key, ?api_key=)"),
-    ("--max-upload-mb", "TTS_MAX_UPLOAD_MB", "largest uploaded file, MiB"),
-    ("--max-body-mb", "TTS_MAX_BODY_MB", "largest request body, MiB"),
-    ("--max-text-chars", "TTS_MAX_TEXT_CHARS", "longest target text of one synthesis, characters"),
-    ("--max-prompt-chars", "TTS_MAX_PROMPT_CHARS", "longest prompt_text and other free-text fields, characters"),
-    ("--max-decodes", "TTS_MAX_DECODES", "uploaded clips decoded at once"),
-    ("--max-syntheses", "TTS_MAX_SYNTHESES", "syntheses in flight at once"),
-    ("--max-synthesis-waiting", "TTS_MAX_SYNTHESIS_WAITING", "syntheses waiting for a slot; more get 503"),
-    ("--synthesis-wait", "TTS_SYNTHESIS_WAIT", "seconds a synthesis waits for a slot before 503"),
-    ("--max-waiting-tasks", "TTS_MAX_WAITING_TASKS", "unfinished tasks in the queue; more get 429"),
-    ("--max-waiting-tasks-per-user", "TTS_MAX_WAITING_TASKS_PER_USER", "unfinished tasks of one user; more get 429"),
-    ("--max-task-record-kb", "TTS_MAX_TASK_RECORD_KB", "largest stored task request, KiB"),
-    ("--body-timeout", "TTS_BODY_TIMEOUT", "seconds to receive a whole request body"),
-    ("--output-retention", "TTS_OUTPUT_RETENTION", "keep output/direct/ files this long: 86400, 12h, 7d; <=0 keeps forever"),
-    ("--cors-origins", "TTS_CORS_ORIGINS", "comma-separated origins allowed by CORS ('*' for any); none by default"),
-    ("--ref-audio-dirs", "TTS_REF_AUDIO_DIRS", "comma-separated extra folders a ref_wav_path may point into"),
-    ("--no-load-models", None, "do not load the weights at start-up (they load on first use)"),
-    ("--task-workers", "TASK_WORKERS", "task-queue worker threads"),
-    ("--task-retention", "TASK_RETENTION_SECONDS", "keep finished tasks this long: 604800, 30m, 12h, 7d; <=0 keeps forever"),
-    ("--task-max-attempts", "TASK_MAX_ATTEMPTS", "runs of one task before it is marked error (restarts included)"),
-    ("--redis-url", "REDIS_URL", "share the task queue through Redis (several processes, one data dir), e.g. redis://127.0.0.1:6379/0"),
-]
+def options() -> list[tuple[Field, Option]]:
+    """Every setting with its command line, in declaration order (the order of --help)."""
+    return [(f, f.metadata["option"]) for f in fields(Settings)]
 
 
-def _dest(flag: str) -> str:
-    return flag.lstrip("-").replace("-", "_")
+def _shown(default: Any, how: Option) -> str:
+    if how.shown_default is not None:
+        return how.shown_default
+    if isinstance(default, tuple):
+        default = ",".join(default)
+    return "none" if default in ("", None) else str(default)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = Settings()
     parser = argparse.ArgumentParser(
         prog="api_ms.py",
         description="GPT-SoVITS text-to-speech service on MindSpore. Each flag also reads the environment "
         "variable shown in brackets; a flag wins over its variable.",
     )
-    for flag, env, text in _OPTIONS:
-        if flag == "--no-load-models":
-            parser.add_argument(flag, action="store_true", help=text)
+    for f, how in options():
+        if how.switch:
+            parser.add_argument(how.flag, dest=f.name, action="store_true", help=how.help)
             continue
-        default = getattr(defaults, "device_id" if flag == "--device" else _dest(flag), None)
-        if flag == "--device-target":
-            default = "Ascend if its driver is present, else GPU if nvidia-smi is, else CPU"
-        if isinstance(default, tuple):
-            default = ",".join(default)
-        parser.add_argument(flag, dest=_dest(flag), default=None,
-                            help=f"{text} [{env}] (default: {default if default not in ('', None) else 'none'})")
+        metavar = how.flag.lstrip("-").replace("-", "_").upper()  # argparse's own, from the flag
+        parser.add_argument(how.flag, dest=f.name, default=None, metavar=metavar,
+                            help=f"{how.help} [{how.env}] (default: {_shown(f.default, how)})")
     return parser
-
-
-def _read_weight_file(data_dir: Path, name: str) -> str | None:
-    path = data_dir / name
-    if path.is_file():
-        text = path.read_text(encoding="utf-8").strip()
-        return text or None
-    return None
-
-
-def _model_path(value: str | None, default: str) -> str:
-    """A user's relative path means the current directory; the defaults are anchored at the repo."""
-    return str(Path(value).expanduser().resolve()) if value else default
 
 
 def from_args(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Settings from the command line and the environment (flag > variable > default)."""
     env = dict(os.environ if environ is None else environ)
     args = vars(build_parser().parse_args(argv))
-
-    def get(flag: str) -> str | None:
-        value = args.get(_dest(flag))
-        variable = next(e for f, e, _ in _OPTIONS if f == flag)
-        if value is None and variable:
-            value = env.get(variable)
-        return value if value not in ("", None) else None
-
-    from GPT_SoVITS.runtime import DEVICE_TARGETS, detect_device_target
-
-    base = Settings()
-    data_dir = Path(get("--data-dir") or REPO_ROOT).expanduser().resolve()
-    target = get("--device-target") or detect_device_target()
-    if target not in DEVICE_TARGETS:
-        raise SystemExit(f"--device-target must be one of {', '.join(DEVICE_TARGETS)}, not {target!r}")
-    number = lambda flag, cast, default: cast(get(flag)) if get(flag) is not None else default  # noqa: E731
+    values: dict[str, Any] = {}
     try:
-        return Settings(
-            host=get("--host") or base.host,
-            port=number("--port", int, base.port),
-            device_target=target,
-            device_id=number("--device", int, base.device_id),
-            data_dir=data_dir,
-            gpt_path=_model_path(get("--gpt-path") or _read_weight_file(data_dir, GPT_WEIGHT_FILE), base.gpt_path),
-            sovits_path=_model_path(get("--sovits-path") or _read_weight_file(data_dir, SOVITS_WEIGHT_FILE),
-                                    base.sovits_path),
-            cnhubert_base_path=_model_path(get("--cnhubert-base-path"), base.cnhubert_base_path),
-            bert_path=_model_path(get("--bert-path"), base.bert_path),
-            sv_path=_model_path(get("--sv-path"), base.sv_path),
-            api_key=get("--api-key"),
-            max_upload_mb=number("--max-upload-mb", float, base.max_upload_mb),
-            max_body_mb=number("--max-body-mb", float, base.max_body_mb),
-            max_text_chars=number("--max-text-chars", int, base.max_text_chars),
-            max_prompt_chars=number("--max-prompt-chars", int, base.max_prompt_chars),
-            max_decodes=number("--max-decodes", int, base.max_decodes),
-            max_syntheses=number("--max-syntheses", int, base.max_syntheses),
-            max_synthesis_waiting=number("--max-synthesis-waiting", int, base.max_synthesis_waiting),
-            synthesis_wait=number("--synthesis-wait", float, base.synthesis_wait),
-            max_waiting_tasks=number("--max-waiting-tasks", int, base.max_waiting_tasks),
-            max_waiting_tasks_per_user=number("--max-waiting-tasks-per-user", int,
-                                              base.max_waiting_tasks_per_user),
-            max_task_record_kb=number("--max-task-record-kb", float, base.max_task_record_kb),
-            body_timeout=number("--body-timeout", float, base.body_timeout),
-            output_retention=parse_duration(get("--output-retention"), base.output_retention),
-            cors_origins=_split(get("--cors-origins") or ""),
-            ref_audio_dirs=tuple(str(Path(p).expanduser().resolve()) for p in _split(get("--ref-audio-dirs") or "")),
-            load_models=not args.get("no_load_models"),
-            task_workers=number("--task-workers", int, base.task_workers),
-            task_retention=parse_duration(get("--task-retention"), base.task_retention),
-            task_max_attempts=number("--task-max-attempts", int, base.task_max_attempts),
-            redis_url=get("--redis-url"),
-        )
+        for f, how in options():
+            values[f.name] = _value(args[f.name], env.get(how.env) if how.env else None, values, f.default, how)
     except ValueError as exc:
         raise SystemExit(f"api_ms.py: bad setting: {exc}") from None
+    return Settings(**values)
+
+
+def _value(given: Any, variable: str | None, values: dict[str, Any], default: Any, how: Option) -> Any:
+    """flag > variable > fallback > default; an empty text counts as not given."""
+    if how.switch:
+        return not default if given else default
+    text = next((t for t in (given, variable) if t not in ("", None)), None)
+    if text is None and how.fallback is not None:
+        text = how.fallback(values)
+    return default if text is None else how.read(text, default)
+
+
+def flag_and_variable(name: str) -> tuple[str, str | None]:
+    """How the setting `name` is given (for messages that tell the user what to set)."""
+    how = next(how for f, how in options() if f.name == name)
+    return how.flag, how.env
 
 
 # Which flag / variable sets each weight location: the error for missing weights names them.
-WEIGHT_SETTINGS = {
-    "gpt_path": ("--gpt-path", "gpt_path"),
-    "sovits_path": ("--sovits-path", "sovits_path"),
-    "cnhubert_base_path": ("--cnhubert-base-path", "cnhubert_base_path"),
-    "bert_path": ("--bert-path", "bert_path"),
-    "sv_path": ("--sv-path", "sv_path"),
-}
+WEIGHT_SETTINGS = {name: flag_and_variable(name)
+                   for name in ("gpt_path", "sovits_path", "cnhubert_base_path", "bert_path", "sv_path")}
