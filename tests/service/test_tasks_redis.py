@@ -8,9 +8,11 @@ not skip (CI, TESTS_NO_SKIP=1, --no-skip: support/required.py); tests/run.sh ins
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
+from collections import deque
 
 import pytest
 import redis
@@ -22,7 +24,7 @@ from support.processes import free_port
 from support.redis_server import RedisServer
 from support.tasks import settings_for, task_body, wait_running, wait_status, wait_until
 from tts_service.app import create_app
-from tts_service.tasks.backend import make_backend
+from tts_service.tasks.factory import make_backend
 from tts_service.tasks.record import new_entry
 from tts_service.tasks.redis_backend import RedisTaskBackend, RedisUnavailable
 
@@ -104,6 +106,27 @@ def test_submit_runs_to_done_with_a_wav_and_no_task_files(tmp_path, redis_url, h
     for folder in ("task", "done", "error"):  # the record lives in Redis; only the WAV is a file
         assert not list((tmp_path / folder).glob("*.json"))
     assert (tmp_path / "output" / "tasks" / "job-1.wav").exists()
+
+
+def held_in_process(queue) -> int:
+    """Items the task queue object keeps in its own containers (sets, dicts, lists, asyncio queues)."""
+    sizes = [value.qsize() if isinstance(value, asyncio.Queue) else len(value)
+             for value in vars(queue).values() if isinstance(value, (asyncio.Queue, set, dict, list, deque))]
+    return sum(sizes)
+
+
+def test_submissions_are_queued_in_redis_only_not_also_in_process_memory(tmp_path, redis_url):
+    """With Redis the shared queue is the only one: a submission leaves nothing behind in the process that
+    took it (an in-process queue nobody read grew by one id per task, without bound)."""
+    with running_app(tmp_path, redis_url, FakeEngine(segments=1, delay=0)) as client:
+        queue = client.app.state.task_queue
+        before = held_in_process(queue)
+        for i in range(20):
+            submit(client, task_body("u1", f"任务{i}。", task_id=f"m{i}"))
+        for i in range(20):
+            wait_status(client, f"m{i}", "u1")
+        # A worker forgets its task just after writing it done: poll for that, then nothing may remain.
+        wait_until(lambda: held_in_process(queue) == before, timeout=10)
 
 
 # --- several processes, one queue ------------------------------------------------------------------

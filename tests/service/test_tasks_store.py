@@ -123,3 +123,22 @@ def test_task_logs_open_nothing_for_long_and_refuse_odd_ids(tmp_path):
             logs.write(odd, "nope")
     logs.remove("ok-1")
     assert logs.read("ok-1") == ""
+
+
+def test_waiting_tasks_are_dispatched_in_order_and_stop_waiting_ends_every_wait(tmp_path):
+    """The backend contract's dispatch, file side: recovered tasks first, then new and requeued ones, each
+    offered to `next_task` once; after `stop_waiting` no waiting task is handed out any more."""
+    put(tmp_path, "task", "old", created_at=1000)
+    store = make_store(tmp_path)
+    store.recover(MAX_ATTEMPTS)
+    store.create(new_entry("new", "u1", {"text": "x"}))
+    assert [store.next_task(), store.next_task()] == ["old", "new"]
+    assert store.claim("new")["status"] == "run"
+    store.requeue("new")
+    assert store.next_task() == "new"
+    store.create(new_entry("late", "u1", {"text": "x"}))
+    store.stop_waiting()
+    assert store.next_task() is None and store.get("late")["status"] == "wait"  # its turn is the next start
+    store.recover(MAX_ATTEMPTS)  # every task still waiting, none of them claimed: offered again, oldest first
+    again = [store.next_task() for _ in range(3)]
+    assert again[0] == "old" and sorted(again) == ["late", "new", "old"]

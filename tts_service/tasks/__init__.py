@@ -19,7 +19,7 @@ from GPT_SoVITS.pipeline import SynthesisOptions
 from ..envelope import busy, error_response
 from ..schemas import SynthesisRequest, resolve_options
 from . import retention
-from .backend import make_backend
+from .factory import make_backend
 from .limits import TaskLimits
 from .logs import TaskLogs
 from .queue import TaskQueue

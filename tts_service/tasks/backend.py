@@ -1,9 +1,13 @@
-"""The seam between the worker pool and where tasks live.
+"""The seam between the worker pool and where tasks live: the contract every task backend fulfils.
 
-`FileTaskStore` (store.py) is the default and needs no server: one JSON file per task, one process.
-`RedisTaskBackend` (redis_backend.py) is shared by several processes, each with its own device, serving
-one queue: its `claim` is atomic across processes, and its `recover` re-queues only tasks whose owning
-process is gone (their lease expired).
+`FileTaskStore` (store.py) is the default and needs no server: one JSON file per task, one process, and
+an in-process dispatch queue. `RedisTaskBackend` (redis_backend.py) is shared by several processes, each
+with its own device, serving one queue: its `claim` is atomic across processes, and its `recover`
+re-queues only tasks whose owning process is gone (their lease expired). `factory.make_backend` picks one.
+
+The state changes themselves are the pure functions of transitions.py; a backend makes each of them one
+atomic step on its storage. Every task entering `wait` is offered to `next_task` (the dispatch); `claim`
+decides who runs it, so an id handed out twice, or to several processes, costs nothing.
 """
 from __future__ import annotations
 
@@ -55,6 +59,15 @@ class TaskBackend(ABC):
         return len(live), sum(1 for e in live if e["user_id"] == user_id)
 
     @abstractmethod
+    def next_task(self) -> str | None:
+        """Block a little while (about a second) for the id of a waiting task to claim; None if there is
+        none yet or the backend is stopping (`stop_waiting`). Called by each idle worker, in a thread."""
+
+    @abstractmethod
+    def stop_waiting(self) -> None:
+        """Shutdown: `next_task` calls return None from now on (within their short wait at most)."""
+
+    @abstractmethod
     def claim(self, task_id: str) -> dict | None:
         """wait -> run with one more attempt; None if the task is gone or not waiting."""
 
@@ -83,14 +96,3 @@ class TaskBackend(ABC):
         """For /healthz `task_queue`: can the store be used now? Answers quickly, even while it is away."""
         return {"backend": "files", "ok": True}
 
-
-def make_backend(settings) -> TaskBackend:
-    """The file store by default; with `redis_url`, the shared Redis queue (an unreachable Redis is an
-    error at start-up, raised within seconds, rather than a silent fall-back to one process)."""
-    if settings.redis_url:
-        from .redis_backend import RedisTaskBackend
-
-        return RedisTaskBackend.from_url(settings.redis_url)
-    from .store import FileTaskStore
-
-    return FileTaskStore(settings.task_dir, settings.done_dir, settings.error_dir)

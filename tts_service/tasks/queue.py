@@ -5,8 +5,8 @@ dies, start-up finds it still `run` and queues it again, until it has used `max_
 Cancelling sets a flag the synthesis polls at each segment boundary (`should_cancel`); every write the
 worker makes goes through the backend, which refuses to touch a finished or deleted task (or, with
 Redis, a task whose lease this process lost), so a cancelled task cannot come back, and a refused
-progress write stops the synthesis too. With a shared backend (`next_task`), every process's workers
-take waiting tasks from the shared queue, whoever received them.
+progress write stops the synthesis too. Workers take work from the backend (`next_task`): the file store's
+in-process queue, or with Redis the queue every process shares, whoever received the task.
 
 The store may go away for a while (Redis down or paused): a worker never dies of that, nor of anything
 else one iteration raises. It logs, backs off (retry.py) and goes on; a progress write that fails is
@@ -49,7 +49,6 @@ class TaskQueue:
         self.output_dir = Path(output_dir)
         self.resolve, self.get_engine = resolve, get_engine
         self.workers, self.max_attempts = max(1, workers), max(1, max_attempts)
-        self._pending: asyncio.Queue[str | None] | None = None
         self._tasks: list[asyncio.Task] = []
         self._executor: ThreadPoolExecutor | None = None
         self._gate = threading.Lock()  # claim vs delete: a task is either taken or removed, never both
@@ -66,10 +65,9 @@ class TaskQueue:
     # --- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         report = await asyncio.to_thread(self._recover)
-        self._pending = asyncio.Queue()
         self._stop_requested = asyncio.Event()
-        for task_id in report.queued:
-            self._pending.put_nowait(task_id)
+        # One thread per worker, for its wait for work and for its task in turn: waiting workers never
+        # hold the threads other parts of the service use (asyncio.to_thread's pool).
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="task-worker")
         self._tasks = [asyncio.create_task(self._worker(), name=f"task-worker-{i}") for i in range(self.workers)]
         log.info("task queue: %d queued again, %d interrupted, %d repaired, %d corrupt; %d worker(s)",
@@ -105,9 +103,7 @@ class TaskQueue:
         self._stopping.set()
         if self._stop_requested is not None:
             self._stop_requested.set()
-        if self._pending is not None:
-            for _ in self._tasks:
-                self._pending.put_nowait(None)
+        self.backend.stop_waiting()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
         if self._executor is not None:
@@ -118,8 +114,7 @@ class TaskQueue:
         backoff = self._backoff()
         while not self._stopping.is_set():
             try:
-                if not await self._work_once():
-                    break
+                await self._work_once()
                 backoff.reset()
             except Exception as exc:  # never let anything end the worker: log, back off, go on
                 self.loop_errors += 1
@@ -131,18 +126,12 @@ class TaskQueue:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stop_requested.wait(), delay)
 
-    async def _work_once(self) -> bool:
-        """One task fetched and run (or none there yet); False once the queue says stop."""
+    async def _work_once(self) -> None:
+        """One task fetched and run, or none there yet (the backend's wait is short)."""
         loop = asyncio.get_running_loop()
-        if hasattr(self.backend, "next_task"):  # shared by several processes (Redis): `claim` decides
-            task_id = await loop.run_in_executor(None, self.backend.next_task)
-        else:
-            task_id = await self._pending.get()
-            if task_id is None:
-                return False
-        if task_id is not None:
+        task_id = await loop.run_in_executor(self._executor, self.backend.next_task)
+        if task_id is not None and not self._stopping.is_set():  # else it waits for the next start
             await loop.run_in_executor(self._executor, self._execute, task_id)
-        return True
 
     def _backoff(self) -> Backoff:
         return Backoff(*self.retry_delays)
@@ -161,8 +150,6 @@ class TaskQueue:
             return None
         if not await asyncio.to_thread(self._create, entry):
             return None
-        if self._pending is not None:
-            self._pending.put_nowait(task_id)
         return entry
 
     def _create(self, entry: dict) -> bool:

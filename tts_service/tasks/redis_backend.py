@@ -37,11 +37,12 @@ from typing import Callable
 import redis
 
 from .backend import Recovery, TaskBackend
-from .record import ERROR, INTERRUPTED, INTERRUPTED_MESSAGE, LIVE, RUN, TERMINAL, WAIT, newest_first, now
+from .record import ERROR, LIVE, RUN, WAIT, newest_first, now
 from .redis_client import NEXT_TASK_BLOCK, TRANSIENT_ERRORS, HealthProbe, connect
 from .redis_client import RedisUnavailable  # noqa: F401 (raised by from_url; imported from here)
 from .redis_journal import Journal
 from .redis_leases import EpochChanged, LeaseHolder
+from .transitions import claimed, finished, recovered, recovery_order, requeued, updated
 
 log = logging.getLogger("tts_service.tasks")
 
@@ -138,7 +139,7 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
         report = Recovery()
         report.interrupted = self.reap()
         waiting = self.reconcile()
-        report.queued = [e["task_id"] for e in sorted(waiting, key=lambda e: (e.get("created_at", 0), e["task_id"]))]
+        report.queued = [e["task_id"] for e in recovery_order(waiting)]
         return report
 
     def reconcile(self) -> list[dict]:
@@ -227,14 +228,10 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
     def _orphan(self, task_id: str, entry: dict | None) -> tuple:
         if entry is None:  # index left over from a removed task
             return None, lambda pipe, _: self._unindex_live(pipe, task_id)
-        if entry["status"] != RUN:
+        changed = recovered(entry, self.max_attempts, now())
+        if changed is None:
             return None, None
-        if entry.get("attempts", 0) >= self.max_attempts:
-            stamp = now()
-            final = {**entry, "status": ERROR, "reason": INTERRUPTED, "error": INTERRUPTED_MESSAGE,
-                     "updated_at": stamp, "finished_at": stamp}
-            return final, self._write_final
-        return {**entry, "status": WAIT, "updated_at": now()}, self._write_waiting
+        return changed, self._write_final if changed["status"] == ERROR else self._write_waiting
 
     def _write_waiting(self, pipe, entry: dict) -> None:
         self._put(pipe, entry)
@@ -304,27 +301,19 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
     def claim(self, task_id: str) -> dict | None:
         token = secrets.token_hex(8)
 
-        def take(entry):
-            if entry is None or entry["status"] != WAIT:
-                return None, None
-            stamp = now()
-            claimed = {**entry, "status": RUN, "attempts": entry.get("attempts", 0) + 1, "started_at": stamp,
-                       "updated_at": stamp}
-
-            def writes(pipe, result):
-                self._put(pipe, result)
-                pipe.zrem(self.key("waiting"), task_id)
-                pipe.set(self._lease(task_id), token, px=self.lease_ms)
-            return claimed, writes
+        def writes(pipe, result):
+            self._put(pipe, result)
+            pipe.zrem(self.key("waiting"), task_id)
+            pipe.set(self._lease(task_id), token, px=self.lease_ms)
 
         self._release(task_id)  # a stale token of ours must not fence our own new claim
-        claimed = self._atomic(task_id, take)
-        if claimed is not None:
-            self.journal.note(claimed)
+        running = self._atomic(task_id, lambda entry: _writing(claimed(entry, now()), writes))
+        if running is not None:
+            self.journal.note(running)
             with self._lock:
                 self._held[task_id] = token
                 self._start_heartbeat()
-        return claimed
+        return running
 
     def next_task(self, timeout: float = NEXT_TASK_BLOCK) -> str | None:
         """For a shared dispatcher: block up to `timeout` s for the oldest waiting task id, or None.
@@ -335,15 +324,11 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
         popped = self.r.bzpopmin(self.key("waiting"), timeout=timeout)
         return popped[1] if popped else None
 
+    def stop_waiting(self) -> None:
+        """Nothing to interrupt: a `next_task` call returns within NEXT_TASK_BLOCK anyway."""
+
     def update(self, task_id: str, **changes) -> dict | None:
-        def change(entry):
-            if entry is None or entry["status"] not in LIVE:
-                return None, None  # never resurrect a deleted or finished task
-            changed = {**entry, **changes, "updated_at": now()}
-            if changed["status"] not in LIVE:
-                raise ValueError("use finish() to end a task")
-            return changed, self._put
-        return self._noted(self._atomic(task_id, change))
+        return self._noted(self._atomic(task_id, lambda entry: _writing(updated(entry, changes, now()), self._put)))
 
     def _noted(self, entry: dict | None) -> dict | None:
         if entry is not None:
@@ -351,25 +336,14 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
         return entry
 
     def finish(self, task_id: str, status: str, **changes) -> dict | None:
-        if status not in TERMINAL:
-            raise ValueError(f"not a final status: {status}")
-
-        def change(entry):
-            if entry is None or entry["status"] not in LIVE:
-                return None, None
-            stamp = now()
-            return {**entry, **changes, "status": status, "updated_at": stamp, "finished_at": stamp}, \
-                self._write_final
-        final = self._noted(self._atomic(task_id, change))
+        final = self._noted(self._atomic(
+            task_id, lambda entry: _writing(finished(entry, status, changes, now()), self._write_final)))
         self._release(task_id)
         return final
 
     def requeue(self, task_id: str, **changes) -> dict | None:
-        def change(entry):
-            if entry is None or entry["status"] != RUN:
-                return None, None
-            return {**entry, **changes, "status": WAIT, "updated_at": now()}, self._write_waiting
-        waiting = self._noted(self._atomic(task_id, change))
+        waiting = self._noted(self._atomic(
+            task_id, lambda entry: _writing(requeued(entry, changes, now()), self._write_waiting)))
         self._release(task_id)
         return waiting
 
@@ -389,3 +363,8 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
             self.journal.drop(task_id)
             self._release(task_id)
         return removed
+
+
+def _writing(changed: dict | None, writes: Callable) -> tuple:
+    """A transition's result as `_atomic` takes it: (the new entry, how to write it), or nothing to write."""
+    return (changed, writes) if changed is not None else (None, None)

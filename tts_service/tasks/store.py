@@ -7,6 +7,9 @@ Finishing a task never copies: the final content is written over `task/<id>.json
 renamed into `done/` or `error/`. A rename within one file system is atomic, so at every instant the
 task is in exactly one folder. A crash between the two steps leaves a finished entry in `task/`,
 which `recover` moves on; a crash mid-write leaves only a hidden temp file, which `recover` deletes.
+
+Waiting tasks are handed to this process's workers through an in-process queue (dispatch.py): filled at
+`recover`, and by every change that leaves a task waiting (`create`, `requeue`).
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from typing import Callable
 from ..storage.ids import is_valid_id
 from . import files
 from .backend import Recovery, TaskBackend
-from .record import DONE, ERROR, INTERRUPTED, INTERRUPTED_MESSAGE, LIVE, RUN, TERMINAL, WAIT, newest_first, now
+from .dispatch import LocalDispatch
+from .record import DONE, ERROR, LIVE, RUN, TERMINAL, WAIT, newest_first, now
+from .transitions import claimed, finished, recovered, recovery_order, requeued, updated
 
 log = logging.getLogger("tts_service.tasks")
 
@@ -29,6 +34,7 @@ class FileTaskStore(TaskBackend):
         self.folders = {WAIT: Path(task_dir), RUN: Path(task_dir), DONE: Path(done_dir), ERROR: Path(error_dir)}
         self._lock = threading.RLock()
         self._entries: dict[str, dict] = {}
+        self._dispatch = LocalDispatch()
 
     def path(self, entry: dict) -> Path:
         return self.folders[entry["status"]] / f"{entry['task_id']}.json"
@@ -47,9 +53,9 @@ class FileTaskStore(TaskBackend):
                     entry = self._read(path, report)
                     if entry is not None:
                         self._adopt(path, entry, report)
-            live = [e for e in self._entries.values() if e["status"] in LIVE]
-            for entry in sorted(live, key=lambda e: (e.get("created_at", 0), e["task_id"])):
+            for entry in recovery_order([e for e in self._entries.values() if e["status"] in LIVE]):
                 self._resume(entry, max_attempts, report)
+            self._dispatch.reset(report.queued)
         return report
 
     def _read(self, path: Path, report: Recovery) -> dict | None:
@@ -79,14 +85,9 @@ class FileTaskStore(TaskBackend):
         self._entries[entry["task_id"]] = entry
 
     def _resume(self, entry: dict, max_attempts: int, report: Recovery) -> None:
-        task_id = entry["task_id"]
-        if entry["status"] == RUN and entry.get("attempts", 0) >= max_attempts:
-            self.finish(task_id, ERROR, reason=INTERRUPTED, error=INTERRUPTED_MESSAGE)
-            report.interrupted.append(task_id)
-            return
-        if entry["status"] == RUN:
-            self.update(task_id, status=WAIT)
-        report.queued.append(task_id)
+        """A live task at start-up: this process is the only one, so a running one lost its worker."""
+        entry = self._store(entry, recovered(entry, max_attempts, now())) or entry
+        (report.interrupted if entry["status"] == ERROR else report.queued).append(entry["task_id"])
 
     # --- reads ----------------------------------------------------------------------------------
     def get(self, task_id: str) -> dict | None:
@@ -107,56 +108,54 @@ class FileTaskStore(TaskBackend):
             live = [e["user_id"] for e in self._entries.values() if e["status"] in LIVE]
         return len(live), live.count(user_id)
 
+    # --- dispatch -------------------------------------------------------------------------------
+    def next_task(self) -> str | None:
+        return self._dispatch.take()
+
+    def stop_waiting(self) -> None:
+        self._dispatch.close()
+
     # --- changes --------------------------------------------------------------------------------
+    def _store(self, entry: dict, changed: dict | None) -> dict | None:
+        """Write a transition's result (None: nothing to write). The new content goes over the current
+        file first, then one atomic rename moves it when its folder changes (done/ or error/)."""
+        if changed is None:
+            return None
+        here = self.path(entry)
+        files.write_json(here, changed)
+        if self.path(changed) != here:
+            files.move(here, self.path(changed))
+        self._entries[changed["task_id"]] = changed
+        return copy.deepcopy(changed)
+
+    def _change(self, task_id: str, transition) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            return self._store(entry, transition(entry))  # transitions take None: the task is gone
+
     def create(self, entry: dict) -> bool:
         with self._lock:
             if entry["task_id"] in self._entries:
                 return False
             files.write_json(self.path(entry), entry)
             self._entries[entry["task_id"]] = copy.deepcopy(entry)
-            return True
+        self._dispatch.put(entry["task_id"])
+        return True
 
     def claim(self, task_id: str) -> dict | None:
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None or entry["status"] != WAIT:
-                return None
-            stamp = now()
-            return self.update(task_id, status=RUN, attempts=entry.get("attempts", 0) + 1, started_at=stamp)
+        return self._change(task_id, lambda entry: claimed(entry, now()))
 
     def update(self, task_id: str, **changes) -> dict | None:
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None or entry["status"] not in LIVE:
-                return None  # never resurrect a deleted or finished task
-            changed = {**entry, **changes, "updated_at": now()}
-            if changed["status"] not in LIVE:
-                raise ValueError("use finish() to end a task")
-            files.write_json(self.path(changed), changed)
-            self._entries[task_id] = changed
-            return copy.deepcopy(changed)
+        return self._change(task_id, lambda entry: updated(entry, changes, now()))
 
     def finish(self, task_id: str, status: str, **changes) -> dict | None:
-        if status not in TERMINAL:
-            raise ValueError(f"not a final status: {status}")
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None or entry["status"] not in LIVE:
-                return None
-            stamp = now()
-            final = {**entry, **changes, "status": status, "updated_at": stamp, "finished_at": stamp}
-            here = self.path(entry)
-            files.write_json(here, final)  # step 1: final content, still in task/
-            files.move(here, self.path(final))  # step 2: one atomic rename into done/ or error/
-            self._entries[task_id] = final
-            return copy.deepcopy(final)
+        return self._change(task_id, lambda entry: finished(entry, status, changes, now()))
 
     def requeue(self, task_id: str, **changes) -> dict | None:
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None or entry["status"] != RUN:
-                return None
-            return self.update(task_id, **changes, status=WAIT)
+        waiting = self._change(task_id, lambda entry: requeued(entry, changes, now()))
+        if waiting is not None:
+            self._dispatch.put(task_id)
+        return waiting
 
     def remove(self, task_id: str, only_if: Callable[[dict], bool] | None = None) -> dict | None:
         with self._lock:
