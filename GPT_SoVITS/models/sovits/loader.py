@@ -9,13 +9,12 @@ import numpy as np
 
 from GPT_SoVITS.audio.spectrogram import reference_spectrogram
 
-from .config import PRO_VERSIONS, SoVITSConfig, _get
+from ... import versions
+from .config import SoVITSConfig, _get
 from .synthesizer import SynthesizerTrn
 from .weight_norm import fold_weight_norm
 
-V1_SYMBOL_ROWS = 322  # len(symbols v1); the reference picks the symbol set from this shape
 TEXT_EMBEDDING_KEY = "enc_p.text_embedding.weight"
-TRAINING_ONLY_PREFIXES = ("enc_q.",)  # the posterior encoder, deleted by the webui before loading
 
 
 @dataclass
@@ -29,7 +28,7 @@ class SoVITS:
 
     @property
     def is_pro(self) -> bool:
-        return self.version in PRO_VERSIONS
+        return versions.is_pro(self.version)
 
     def reference_spectrogram(self, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         """(spec [F, T], audio at the model's rate) of a reference clip, as `get_spepc`."""
@@ -47,29 +46,17 @@ class SoVITS:
         return audio.asnumpy()[0, 0]
 
 
-def model_version(header_version: str | None, text_embedding_rows: int) -> tuple[str, str]:
-    """(model version, symbols version) as change_sovits_weights decides them: the text embedding's rows
-    pick v1 or v2, and a Pro header (05 / 06) upgrades a v2 model to v2Pro / v2ProPlus."""
-    symbols = "v1" if text_embedding_rows == V1_SYMBOL_ROWS else "v2"
-    if header_version in PRO_VERSIONS:
-        return header_version, symbols
-    return symbols, symbols
-
-
 def prepare_state(state: dict[str, Any]) -> dict[str, np.ndarray]:
-    """float32 arrays (the fp16 values upcast), weight norm folded, training-only tensors dropped."""
-    kept = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()
-            if not k.startswith(TRAINING_ONLY_PREFIXES)}
-    return fold_weight_norm(kept, dim=0)
+    """float32 arrays (the fp16 values upcast), weight norm folded."""
+    return fold_weight_norm({k: np.asarray(v, dtype=np.float32) for k, v in state.items()}, dim=0)
 
 
-def build_sovits(hps: Any, state: dict[str, Any], header_version: str | None = None,
-                 source: str = "sovits") -> SoVITS:
+def build_sovits(hps: Any, state: dict[str, Any], version: str, symbols: str, source: str = "sovits") -> SoVITS:
+    """The model of a checkpoint read by `weights.load_sovits_checkpoint` (its state without `enc_q`, which
+    inference does not build), whose `version` and `symbols` that reader detected."""
     from GPT_SoVITS.weights import load_into
 
-    rows = int(np.shape(state[TEXT_EMBEDDING_KEY])[0])
-    version, symbols = model_version(header_version, rows)
-    model = SynthesizerTrn(SoVITSConfig.from_hps(hps, version, rows))
+    model = SynthesizerTrn(SoVITSConfig.from_hps(hps, version, int(np.shape(state[TEXT_EMBEDDING_KEY])[0])))
     load_into(model, prepare_state(state), source=source)
     model.set_train(False)
     data = _get(hps, "data")
@@ -81,5 +68,4 @@ def load_sovits(path: str | Path) -> SoVITS:
     from GPT_SoVITS.weights import load_sovits_checkpoint
 
     ckpt = load_sovits_checkpoint(path)
-    detected = getattr(ckpt.version, "model", ckpt.version)  # a SovitsVersion (symbols, model) or a name
-    return build_sovits(ckpt.hps, ckpt.state, detected, source=str(path))
+    return build_sovits(ckpt.hps, ckpt.state, ckpt.version.model, ckpt.version.symbols, source=str(path))
