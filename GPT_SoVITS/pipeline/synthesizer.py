@@ -60,6 +60,11 @@ class Synthesizer:
     def versions(self) -> dict[str, str]:
         return self.models.versions()
 
+    @property
+    def needed_weights(self) -> tuple[str, ...]:
+        """The weight files (keys of `GPT_SoVITS.versions.WEIGHT_FILES`) the loaded version needs."""
+        return self.models.version.weights
+
     def warm_up(self) -> dict[str, float]:
         """Pay the first request's start-up costs now (see `warmup.py`); seconds per stage."""
         from .warmup import warm_up
