@@ -10,7 +10,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tts_service.logs import configure_server_log
+    from tts_service.logs import configure_server_log, uvicorn_log_config
     from tts_service.settings import from_args
 
     settings = from_args(argv)
@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> None:
 
     app = create_app(settings)
     print(f"GPT-SoVITS service: http://{settings.host}:{settings.port}/index  (API docs: /docs)", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info")
+    # uvicorn's access lines carry the query string (?api_key=): its formatters are swapped for redacting ones
+    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info",
+                log_config=uvicorn_log_config())
 
 
 if __name__ == "__main__":

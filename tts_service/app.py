@@ -1,7 +1,8 @@
 """create_app(settings): the FastAPI application with its routers, guards, logs and stores.
 
-Layers, outermost first: access log -> CORS -> API key -> body limit -> FastAPI (exception
-handlers in the envelope, routers, static /audio, /output and the admin page's /static).
+Layers, outermost first: access log -> OpenAI errors -> CORS -> body deadline -> API key -> body
+limit -> FastAPI (exception handlers in the envelope, routers, static /audio, /output and the admin
+page's /static).
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, envelope, tasks
+from . import __version__, envelope, housekeeping, tasks
 from .engine import Engine
 from .logs import AccessLogMiddleware, access_logger
 from .routers import categories, health, models, openai, pages, synthesis, voice_models
-from .security import ApiKeyMiddleware, BodyLimitMiddleware
+from .security import ApiKeyMiddleware, BodyLimitMiddleware, BodyTimeoutMiddleware
 from .settings import Settings
 from .storage.categories import CategoryStore
 from .storage.json_store import JsonStore
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    # outside the key check: a refusal sent while a slow body is still arriving closes the connection
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
                            allow_headers=["*"], allow_credentials="*" not in settings.cors_origins)
@@ -78,4 +81,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.load_models and hasattr(app.state.engine, "start_loading"):
         app.router.on_startup.append(app.state.engine.start_loading)
     tasks.install(app)  # the task queue: /voice-tasks routes, workers started/stopped with the app
+    housekeeping.install(app)  # output/direct/ retention, .staging/ leftovers
     return app

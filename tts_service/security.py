@@ -1,16 +1,18 @@
-"""Request guards: the optional API key and the request-body bound, as plain ASGI middleware so
-that they cover every route, static files included, and answer in the envelope.
+"""Request guards: the optional API key, the request-body bound and the request-body deadline, as
+plain ASGI middleware so that they cover every route, static files included, and answer in the envelope.
 
 The key may come as `Authorization: Bearer <key>`, `X-API-Key: <key>`, the `api_key` query
 parameter, or the `tts_api_key` cookie. Opening the admin page as `/index?api_key=<key>` sets
-that cookie (HttpOnly, SameSite=Strict), so the page's own requests and its <audio>/<img> loads
-carry the key without any script handling it.
+that cookie (HttpOnly, SameSite=Strict) and redirects to plain `/index`, so the key leaves the
+address bar; the page's own requests and its <audio>/<img> loads then carry it without any script
+handling it. Keys are only ever compared with `keys_match` (constant time).
 """
 from __future__ import annotations
 
 import hmac
 from urllib.parse import parse_qs
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +31,13 @@ def is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
 
-def presented_key(scope: Scope) -> str | None:
+def keys_match(presented: str | None, expected: str) -> bool:
+    """Constant time, so that how long a refusal takes says nothing about how much of the key was right."""
+    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def presented_key(scope: Scope, cookie: bool = True) -> str | None:
+    """The key the request carries (header, then query, then, unless `cookie` is False, the cookie)."""
     headers = Headers(scope=scope)
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -39,7 +47,7 @@ def presented_key(scope: Scope) -> str | None:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if query.get("api_key"):
         return query["api_key"][0]
-    return cookie_parser(headers.get("cookie", "")).get(COOKIE)
+    return cookie_parser(headers.get("cookie", "")).get(COOKIE) if cookie else None
 
 
 class ApiKeyMiddleware:
@@ -50,8 +58,7 @@ class ApiKeyMiddleware:
         if scope["type"] != "http" or is_open(scope["path"]) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        key = presented_key(scope)
-        if key is None or not hmac.compare_digest(key.encode(), self.api_key.encode()):
+        if not keys_match(presented_key(scope), self.api_key):
             response = error_response(BAD_PARAM, "API key 无效或缺失", 401, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
             return
@@ -102,3 +109,74 @@ class BodyLimitMiddleware:
                 raise
         if over:
             await too_large(scope, receive, send)
+
+
+CLOSE_HEADER = (b"connection", b"close")
+
+
+def announces_body(scope: Scope) -> bool:
+    """Whether the request says a body follows (a length above 0, or chunked)."""
+    headers = Headers(scope=scope)
+    if "transfer-encoding" in headers:
+        return True
+    return headers.get("content-length", "0").strip() not in ("", "0")
+
+
+class BodyTimeoutMiddleware:
+    """408 in the envelope when the request body has not all arrived `seconds` after the request did.
+
+    uvicorn has no such deadline: a client sending one byte a second would hold its connection, and
+    the handler waiting for the body, for as long as it liked. Each wait in `receive()` gets what is
+    left of the budget; once it is spent the app is told the client has gone, and whatever it answers
+    is replaced by the 408 (if it had already started answering, the answer is cut short instead and
+    uvicorn closes the connection). Every answer given while the body is still arriving (this 408, a
+    401, a 413) says `Connection: close`, so the rest of a slow body cannot hold the connection either.
+    `seconds <= 0` turns the deadline off (the `Connection: close` rule stays).
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float):
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = anyio.current_time() + self.seconds
+        body_done, timed_out, started = not announces_body(scope), False, False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if timed_out:
+                return {"type": "http.disconnect"}
+            if body_done or self.seconds <= 0:
+                message = await receive()
+            else:
+                with anyio.move_on_after(deadline - anyio.current_time()) as wait:
+                    message = await receive()
+                if wait.cancelled_caught:
+                    timed_out = True
+                    return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if timed_out:
+                return  # the app's answer to a client it was told had gone
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                if not body_done and not any(name.lower() == b"connection" for name, _ in headers):
+                    message = {**message, "headers": [*headers, CLOSE_HEADER]}
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except Exception:
+            if not timed_out:
+                raise
+        if timed_out and not started:
+            too_slow = error_response(BAD_PARAM, f"请求体接收超时（{self.seconds:g} 秒内未收完）", 408,
+                                      headers={"Connection": "close"})
+            await too_slow(scope, receive, send)

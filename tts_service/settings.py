@@ -86,6 +86,11 @@ class Settings:
         return Path(self.data_dir) / "output"
 
     @property
+    def direct_output_dir(self) -> Path:
+        """What /synthesize keeps (its X-Output-Url), removed after `output_retention`."""
+        return self.output_dir / "direct"
+
+    @property
     def task_dir(self) -> Path:
         return Path(self.data_dir) / "task"
 

@@ -23,6 +23,14 @@ HIDDEN_STATE_FROM_END = 3  # get_bert_feature takes hidden_states[-3:-2]
 _UNUSED_PREFIXES = ("cls.", "bert.pooler.", "bert.embeddings.position_ids")  # MLM head, pooler, a buffer
 
 
+class TextTooLongError(ValueError):
+    """The text needs more BERT positions than the model has (its config's `max_position_embeddings`)."""
+
+    def __init__(self, tokens: int, limit: int):
+        super().__init__(f"text too long for BERT: {tokens} tokens > {limit}")
+        self.tokens, self.limit = tokens, limit
+
+
 @dataclass(frozen=True)
 class BertConfig:
     vocab_size: int
@@ -235,11 +243,20 @@ class ChineseBert:
         encoding = self.tokenizer.encode(text)
         return np.asarray(encoding.ids, np.int64), np.asarray(encoding.type_ids, np.int64)
 
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens one text may have, [CLS] and [SEP] included: the model's position table."""
+        return self.config.max_position_embeddings
+
+    def token_count(self, text: str) -> int:
+        """How many positions `text` takes ([CLS] and [SEP] included)."""
+        return len(self.tokenizer.encode(text).ids)
+
     def token_features(self, text: str) -> np.ndarray:
         """`hidden_states[-3]` without [CLS]/[SEP]: [n_tokens - 2, hidden]."""
         ids, type_ids = self.encode(text)
-        if ids.size > self.config.max_position_embeddings:
-            raise ValueError(f"text too long for BERT: {ids.size} tokens > {self.config.max_position_embeddings}")
+        if ids.size > self.max_tokens:
+            raise TextTooLongError(int(ids.size), self.max_tokens)
         hidden = self.model.hidden_state(ms.Tensor(ids[None]), ms.Tensor(type_ids[None]), -HIDDEN_STATE_FROM_END)
         return hidden.asnumpy()[0, 1:-1]
 
@@ -253,10 +270,15 @@ class ChineseBert:
         return np.repeat(rows[: len(word2ph)], np.asarray(word2ph, dtype=np.int64), axis=0).T.copy()
 
 
+def reads_bert(language: str) -> bool:
+    """Whether text of this language gets BERT features (Chinese) rather than zeros."""
+    return language.replace("all_", "") == "zh"
+
+
 def bert_features(bert: ChineseBert | None, language: str, norm_text: str, word2ph: list[int] | None,
                   n_phones: int) -> np.ndarray:
     """`get_bert_inf`: BERT features for Chinese text, zeros [1024, n_phones] for every other language."""
-    if language.replace("all_", "") == "zh":
+    if reads_bert(language):
         if bert is None or word2ph is None:
             raise ValueError("Chinese text needs the BERT model and word2ph")
         return bert.phone_features(norm_text, word2ph)

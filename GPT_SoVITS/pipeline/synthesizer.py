@@ -2,7 +2,8 @@
 
 For each call:
   1. the prompt text gets terminal punctuation; the target text is cut into segments (cut0..cut5,
-     short pieces merged) exactly as the reference does;
+     short pieces merged) exactly as the reference does, and a segment too long for BERT is cut again
+     (`text_features.fit_to_bert`; the reference fails on it);
   2. the reference clip gives prompt codes (HuBERT -> SoVITS codebook), its spectrogram, for Pro
      models a speaker embedding, and from those SoVITS's timbre vector; the prompt text gives
      phonemes and BERT features (all cached per clip and prompt);
@@ -27,7 +28,7 @@ from .models_lock import ModelsLock
 from .models import Models, load_models
 from .options import ModelPaths, SynthesisOptions
 from .reference import LruCache, ReferenceAudio, analyse_reference, clip_identity
-from .text_features import TextFeatures, prepare_prompt_text, split_target_text, text_features
+from .text_features import TextFeatures, fit_to_bert, prepare_prompt_text, split_target_text, text_features
 
 ProgressHook = Callable[[int, int], None]  # (segments done, segments in total)
 CancelCheck = Callable[[], bool]
@@ -100,11 +101,12 @@ class Synthesizer:
 
     # -- synthesis -----------------------------------------------------------------------------------
     def segments(self, options: SynthesisOptions) -> list[str]:
-        """The target text as the pieces that will be synthesised one by one."""
+        """The target text as the pieces that will be synthesised one by one: the cut method's, those too
+        long for BERT cut again (`fit_to_bert`)."""
         segments = split_target_text(options.text, options.how_to_cut, options.text_language)
         if not segments:
             raise InputError("目标文本为空 (the text is empty after cleaning)")
-        return segments
+        return fit_to_bert(self.models, segments, options.text_language, self.models.symbol_version)
 
     def stream(self, options: SynthesisOptions, should_cancel: CancelCheck | None = None,
                on_progress: ProgressHook | None = None) -> Iterator[np.ndarray]:

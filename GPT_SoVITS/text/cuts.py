@@ -11,6 +11,9 @@ SPLITS = {"，", "。", "？", "！", ",", ".", "?", "!", "~", ":", "：", "—"
 PUNCTUATION = {"!", "?", "…", ",", ".", "-", " "}
 _CUT5_MARKS = {",", ".", ";", "?", "!", "、", "，", "。", "？", "！", "：", "…"}
 MIN_SEGMENT_CHARS = 5  # shorter pieces are merged into their neighbours
+# Where `split_long` prefers to cut an over-long piece (just after one): every mark the cut methods know,
+# a few more pauses, and white space.
+BREAKS = SPLITS | _CUT5_MARKS | {"；", "、", " ", "\t"}
 
 
 def _keep(pieces: list[str], dropped_if_only: set[str] = PUNCTUATION) -> str:
@@ -146,5 +149,30 @@ def cut_text(text: str, how_to_cut: str = "cut0", mode: str = "all_zh") -> list[
     if all(line in ("", " ") for line in lines):
         raise ValueError("no text to synthesise (empty after cutting)")
     lines = merge_short([line for line in lines if line not in ("", " ")])
-    end = "." if mode == "en" else "。"
-    return [line if line[-1] in SPLITS else line + end for line in lines if line.strip()]
+    return [with_end_mark(line, mode) for line in lines if line.strip()]
+
+
+def with_end_mark(piece: str, mode: str = "all_zh") -> str:
+    """The piece ending in a mark of SPLITS: 。 (or "." in English mode) is added when it has none."""
+    return piece if piece[-1] in SPLITS else piece + ("." if mode == "en" else "。")
+
+
+def split_long(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters that join back into `text`, for a segment too long for the
+    models whatever the cut method said (the reference has no such step: it fails instead).
+
+    Each piece ends just after the last break (BREAKS) among its first `limit` characters that leaves it
+    something besides breaks; with none there, it is cut hard at `limit` characters."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    pieces = []
+    while len(text) > limit:
+        window = text[:limit]
+        spoken = [i for i, ch in enumerate(window) if ch not in BREAKS]
+        breaks = [i for i, ch in enumerate(window) if ch in BREAKS and spoken and i > spoken[0]]
+        cut = breaks[-1] + 1 if breaks else limit
+        pieces.append(text[:cut])
+        text = text[cut:]
+    if text:
+        pieces.append(text)
+    return pieces

@@ -1,16 +1,17 @@
 // Every request goes through api(): the {code, message, data} envelope becomes a value or an ApiError
-// with a readable message. The API key, when the server has one, is kept in localStorage and sent as
-// X-API-Key; <img>/<audio> loads carry it through the HttpOnly cookie set by /index?api_key=KEY (API_MS.md §1.4).
+// with a readable message. The API key, when the server has one, travels in the HttpOnly cookie the
+// server sets (on /index?api_key=KEY, which then redirects to plain /index, or on GET /index with the
+// key as X-API-Key); a key typed into the page is also kept in localStorage and sent as X-API-Key.
+// The key never goes into a URL: URLs end up in histories, logs and Referer headers (API_MS.md §1.4).
 import { KEY_STORE } from './vocab.js';
-import { state } from './state.js';
-import { $, h, say } from './dom.js';
+import { $, h, say, toast } from './dom.js';
 import { openModal } from './dialog.js';
 
 // Server URLs are relative ("/audio/...", "/voice-tasks/..."); anything else is not followed.
+// <img>/<audio> loads carry the key through the cookie.
 export function mediaUrl(url) {
   if (typeof url !== 'string' || !url.startsWith('/') || url.startsWith('//')) return '';
-  if (!state.keyInUrls || !storedKey()) return url;
-  return url + (url.includes('?') ? '&' : '?') + 'api_key=' + encodeURIComponent(storedKey());
+  return url;
 }
 
 export class ApiError extends Error {}
@@ -40,10 +41,15 @@ async function keyAccepted(key) {
   return !!response && response.status !== 401;
 }
 
-// Opening /index?api_key=KEY makes the server set the HttpOnly cookie that <img>/<audio> loads need.
-function reloadWithKey(key) {
-  sessionStorage.setItem('tts_key_reload', '1');
-  location.replace('/index?api_key=' + encodeURIComponent(key));
+// The server keeps a key it receives as a header on /index in its HttpOnly cookie, which the
+// <img>/<audio> loads need.
+async function storeInCookie(key) {
+  await fetch('/index', { headers: { 'X-API-Key': key }, cache: 'no-store' }).catch(() => null);
+}
+
+async function cookieCarriesKey() {
+  const probe = await fetch('/voice-categories', { cache: 'no-store' }).catch(() => null);  // cookie only
+  return !probe || probe.status !== 401;
 }
 
 let askingKey = false;
@@ -58,26 +64,21 @@ function askForKey(note) {
     if (!key) throw new ApiError('请填写 API key');
     if (!(await keyAccepted(key))) throw new ApiError('API key 不正确');
     localStorage.setItem(KEY_STORE, key);
-    reloadWithKey(key);
+    await storeInCookie(key);
+    location.reload();
   }, () => { askingKey = false; });
   if (note) say($('modal-msg'), note, 'err');
 }
 
-// Returns true when the page may start: no key needed, or the cookie is in place.
+// Returns true when the page may start: no key needed, or the key is in place.
 export async function settleKey() {
-  const params = new URLSearchParams(location.search);
-  if (params.has('api_key')) {  // keep it, and take it out of the address bar and history
-    localStorage.setItem(KEY_STORE, params.get('api_key'));
-    params.delete('api_key');
-    history.replaceState(null, '', location.pathname + (params.toString() ? '?' + params : '') + location.hash);
-  }
-  const probe = await fetch('/voice-categories', { cache: 'no-store' }).catch(() => null);  // cookie only
   $('key-button').hidden = !storedKey();
-  if (!probe || probe.status !== 401) { sessionStorage.removeItem('tts_key_reload'); return true; }
+  if (await cookieCarriesKey()) return true;
   const key = storedKey();
   if (key && await keyAccepted(key)) {
-    if (!sessionStorage.getItem('tts_key_reload')) { reloadWithKey(key); return false; }
-    state.keyInUrls = true;  // the cookie did not stick (cookies blocked): fall back to ?api_key= on media
+    await storeInCookie(key);
+    // cookies refused: requests still carry X-API-Key, but avatars and clips cannot load
+    if (!(await cookieCarriesKey())) toast('浏览器未保存 Cookie：头像和音频无法加载，请允许本站的 Cookie', 'err');
     return true;
   }
   askForKey(key ? 'API key 已失效，请重新输入' : '');

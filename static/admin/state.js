@@ -4,5 +4,4 @@ export const state = {
   categories: [], models: { page: 1, total: 0 }, tasks: { page: 1, total: 0, ids: [] },
   taskRows: new Map(),  // task_id -> <tr>, updated in place
   picked: null,         // the voice model chosen for synthesis
-  keyInUrls: false,     // cookies refused: media URLs carry ?api_key= instead
 };

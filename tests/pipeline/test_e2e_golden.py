@@ -179,3 +179,43 @@ def test_chunks_cut_at_pauses_are_repeatable_and_lose_nothing(synthesizer, meta,
     per_code = cfg.samples_per_frame * cfg.frames_per_code
     total = sum(piece.size for piece in pieces)
     assert codes.size * per_code - (len(pieces) - 1) * SOLA_SEARCH <= total <= codes.size * per_code
+
+
+# -- a segment longer than BERT's position table (issue 19) ----------------------------------------------
+def _over_long_text(synthesizer) -> str:
+    """Chinese without any punctuation, several times what BERT reads at once (limit from its config)."""
+    limit = synthesizer.models.bert.config.max_position_embeddings
+    sentence = "今天天气很好我们一起去公园散步吧"
+    return (sentence * (600 // len(sentence) + 1))[:max(600, 3 * limit)]
+
+
+def test_over_long_segment_is_cut_again_to_fit_bert(synthesizer, meta):
+    from GPT_SoVITS.pipeline.text_features import text_features
+
+    text = _over_long_text(synthesizer)
+    options = _options(meta, text=text, how_to_cut="cut0")
+    segments = synthesizer.segments(options)
+    bert = synthesizer.models.bert
+    assert len(segments) > 1
+    for segment in segments:  # each one's BERT features: no more tokens than BERT has positions
+        norm_text = text_features(synthesizer.models, segment, options.text_language,
+                                  synthesizer.models.symbol_version).norm_text
+        assert len(bert.encode(norm_text)[0]) <= bert.config.max_position_embeddings
+    assert all(s.endswith("。") for s in segments)
+    assert "".join(s.removesuffix("。") for s in segments) == text
+
+
+def test_over_long_segment_synthesises(synthesizer, meta):
+    options = _options(meta, text=_over_long_text(synthesizer), how_to_cut="cut0", pause_second=0.0)
+    sample_rate, audio = synthesizer.synthesize(options)
+    assert audio.dtype == np.int16 and audio.size > 0
+
+
+def test_text_too_long_for_bert_is_an_input_error_naming_the_limit(synthesizer):
+    """A prompt text is never cut: past BERT's positions it is the user's input error (code 3), not a crash."""
+    from GPT_SoVITS.pipeline import InputError
+    from GPT_SoVITS.pipeline.text_features import text_features
+
+    limit = synthesizer.models.bert.config.max_position_embeddings
+    with pytest.raises(InputError, match=f"BERT.* {limit} "):
+        text_features(synthesizer.models, _over_long_text(synthesizer), "中文", synthesizer.models.symbol_version)

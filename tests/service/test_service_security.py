@@ -1,12 +1,17 @@
 """API key, CORS, access log and settings."""
 from __future__ import annotations
 
+import hmac
+import json
 from pathlib import Path
 
+import anyio
+import httpx
 import pytest
 from service_helpers import assert_envelope
 
-from tts_service.settings import from_args, parse_duration
+from tts_service.app import create_app
+from tts_service.settings import Settings, from_args, parse_duration
 
 
 def test_api_key_guards_everything_but_healthz_and_the_page_shell(make_client):
@@ -19,10 +24,71 @@ def test_api_key_guards_everything_but_healthz_and_the_page_shell(make_client):
     assert_envelope(client.get("/voice-models", headers={"X-API-Key": "wrong"}), 3, 401)
     assert client.get("/voice-models", headers={"Authorization": "Bearer s3cret"}).json()["code"] == 0
     assert client.get("/voice-models", headers={"X-API-Key": "s3cret"}).json()["code"] == 0
-    page = client.get("/index", params={"api_key": "s3cret"})
-    assert page.status_code == 200 and "tts_api_key" in page.headers["set-cookie"]
-    assert "httponly" in page.headers["set-cookie"].lower()
+
+
+def test_index_with_the_key_sets_the_cookie_and_takes_the_key_out_of_the_url(make_client):
+    """/index?api_key=KEY answers a 303 to plain /index (other parameters kept), so the key leaves the
+    address bar and the history; the cookie it sets carries the key from then on."""
+    client = make_client(api_key="s3cret")
+    page = client.get("/index?api_key=s3cret&lang=zh", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/index?lang=zh"
+    cookie = page.headers["set-cookie"].lower()
+    assert "tts_api_key=s3cret" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    assert page.headers["cache-control"] == "no-store"
     assert client.get("/voice-categories").json()["code"] == 0  # the cookie now carries the key
+    client.cookies.clear()
+    wrong = client.get("/index?api_key=nope", follow_redirects=False)  # out of the URL too, no cookie
+    assert wrong.status_code == 303 and wrong.headers["location"] == "/index" and "set-cookie" not in wrong.headers
+    assert_envelope(client.get("/voice-categories"), 3, 401)
+    # the page's own way when the key is typed in: GET /index with the key as a header
+    by_header = client.get("/index", headers={"X-API-Key": "s3cret"})
+    assert by_header.status_code == 200 and "tts_api_key=s3cret" in by_header.headers["set-cookie"]
+    assert client.get("/voice-categories").json()["code"] == 0
+
+
+def test_every_key_comparison_is_constant_time(make_client, monkeypatch):
+    """The middleware and /index both compare through hmac.compare_digest, on bytes (never `==`)."""
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    client = make_client(api_key="s3cret")
+    assert client.get("/voice-models", headers={"X-API-Key": "s3cret"}).json()["code"] == 0
+    assert calls == [(b"s3cret", b"s3cret")]
+    calls.clear()
+    assert_envelope(client.get("/voice-models", headers={"X-API-Key": "s3creX"}), 3, 401)
+    assert calls == [(b"s3creX", b"s3cret")]
+    calls.clear()
+    assert "set-cookie" in client.get("/index?api_key=s3cret", follow_redirects=False).headers
+    assert calls == [(b"s3cret", b"s3cret")]
+    calls.clear()
+    assert "set-cookie" not in client.get("/index?api_key=s3creX", follow_redirects=False).headers
+    assert calls == [(b"s3creX", b"s3cret")]
+
+
+def test_a_body_not_received_in_time_gets_408(tmp_path):
+    """The body's rest never comes: by --body-timeout the request is answered 408 in the envelope and
+    the connection is to close (the guard against a hang is fail_after, not a timing assertion)."""
+    app = create_app(Settings(data_dir=tmp_path / "data", load_models=False, body_timeout=0.5))
+
+    async def stalled_body():
+        yield b'{"category_id": "c1", '
+        await anyio.Event().wait()  # the rest never comes
+
+    async def post() -> httpx.Response:
+        with anyio.fail_after(60):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+                return await client.post("/voice-categories", content=stalled_body(),
+                                         headers={"Content-Type": "application/json"})
+
+    response = anyio.run(post)
+    assert_envelope(response, 3, 408)
+    assert response.headers["connection"] == "close"
+    assert not json.loads((tmp_path / "data" / "voice_categories.json").read_text())
 
 
 
@@ -43,6 +109,20 @@ def test_api_key_leaves_the_page_assets_open_but_nothing_else(make_client):
     for path in ("/voice-models", "/voice-categories", "/audio/x.png", "/staticx/admin/main.js"):
         assert_envelope(client.get(path), 3, 401)
     assert client.post("/static/admin/main.js").status_code == 405  # read-only
+
+def test_an_answer_given_before_the_body_was_read_closes_the_connection(make_client):
+    """A 401 sent without reading the body says Connection: close, so that the rest of a (slow) body
+    cannot keep the connection; answers to requests whose body was read keep it."""
+    client = make_client(api_key="s3cret")
+    refused = client.post("/voice-categories", content=b'{"category_id": "c1"}',
+                          headers={"Content-Type": "application/json"})
+    assert_envelope(refused, 3, 401)
+    assert refused.headers["connection"] == "close"
+    made = client.post("/voice-categories", json={"category_id": "c1", "category_name": "新闻"},
+                       headers={"X-API-Key": "s3cret"})
+    assert made.json()["code"] == 0 and "connection" not in made.headers
+    assert "connection" not in client.get("/voice-categories", headers={"X-API-Key": "s3cret"}).headers
+
 
 def test_cors(make_client):
     client = make_client(cors_origins=("https://example.org",))

@@ -211,6 +211,31 @@ def test_retention_removes_finished_tasks_and_their_files(tmp_path, hold):
     assert set(read_all(tmp_path)) == {"busy", "waiting"}
 
 
+def test_retention_spares_a_task_submitted_again_under_a_listed_id(tmp_path, hold):
+    """The sweep lists the tasks, then removes the expired ones; a task deleted and submitted again under
+    the same id in between is a new task, and neither goes nor is cancelled."""
+    with running_app(tmp_path, FakeEngine(segments=SEGMENTS, hold=hold), task_retention=3600) as client:
+        submit(client, task_body("u1", "旧的。", task_id="again"))
+        hold.set()
+        wait_status(client, "again", "u1")
+        hold.clear()
+        queue = client.app.state.task_queue
+        listed = queue.backend.entries
+
+        def listing_then_resubmitted() -> list[dict]:
+            snapshot = listed()
+            assert client.delete("/voice-tasks/again", params={"user_id": "u1"}).json()["data"]["removed"]
+            submit(client, task_body("u1", "新的。", task_id="again"))
+            return snapshot
+
+        queue.backend.entries = listing_then_resubmitted  # this app's backend only
+        assert retention.sweep(queue, 3600, now=time.time() + 2 * 3600) == []
+        task = get_task(client, "again", "u1")
+        assert task is not None and task["text"] == "新的。" and task["status"] in ("wait", "run"), task
+        hold.set()
+        assert wait_status(client, "again", "u1")["status"] == "done"
+
+
 def test_health_shows_queue_length_and_running_task(tmp_path, hold):
     with running_app(tmp_path, FakeEngine(segments=SEGMENTS, hold=hold)) as client:
         submit(client, task_body("u1", "一。", task_id="h1"))

@@ -1,15 +1,12 @@
 """The Redis-backed task queue against a real redis-server: the file backend's behaviour, atomic claims
 across processes (two apps, one Redis), and a dead worker's task run again once its lease is gone.
 
-The server is started here on a free port in a temp dir, without persistence. Without redis-server
-the module is skipped locally, and fails on CI (CI=true), where tests/run.sh installs it.
+The server (support/redis_server.py) runs on a free port in a temp dir, without persistence. Without
+redis-server the module is skipped locally, and fails on CI (CI=true), where tests/run.sh installs it.
 """
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import subprocess
 import threading
 import time
 
@@ -20,6 +17,7 @@ from fastapi.testclient import TestClient
 import test_tasks_api as file_tests
 from support.fake_engine import FakeEngine, expected_audio
 from support.processes import free_port
+from support.redis_server import RedisServer
 from support.tasks import settings_for, task_body, wait_running, wait_status, wait_until
 from tts_service.app import create_app
 from tts_service.tasks.backend import make_backend
@@ -31,30 +29,11 @@ MAX_ATTEMPTS = 3
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
-    if shutil.which("redis-server") is None:
-        message = "redis-server is not installed (apt-get install redis-server; tests/run.sh does it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    port, folder = free_port(), tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(folder)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     try:
-        wait_until(lambda: _pings(client), timeout=10)
-        yield url
+        yield server.url
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _pings(client) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
+        server.stop()
 
 
 @pytest.fixture

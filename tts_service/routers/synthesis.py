@@ -56,7 +56,7 @@ async def synthesize(req: DirectSynthesisRequest, settings: Settings = Depends(d
     data = await encoded(samples, rate, fmt)
     # A unique name: the seed's per-second names let two calls overwrite each other.
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.{fmt.extension}"
-    folder = settings.output_dir / "direct"
+    folder = settings.direct_output_dir
     folder.mkdir(parents=True, exist_ok=True)
     await run_in_threadpool((folder / name).write_bytes, data)
     return Response(data, media_type=fmt.media_type,

@@ -10,13 +10,15 @@ import time
 from ..envelope import BAD_PARAM, RESOURCE, ApiError
 from .ids import check_id
 from .json_store import JsonStore
+from .text import describe, refused_char
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 500
 
 
 def clean_text(value: object, field: str, limit: int, required: bool = False) -> str:
-    """Trimmed display text; refuses non-strings, control characters and over-long values."""
+    """Trimmed display text; refuses non-strings, over-long values and the characters storage/text.py
+    refuses in any text."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -26,9 +28,21 @@ def clean_text(value: object, field: str, limit: int, required: bool = False) ->
         raise ApiError(BAD_PARAM, f"缺少 {field}")
     if len(value) > limit:
         raise ApiError(BAD_PARAM, f"{field} 过长（上限 {limit} 字）")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
-        raise ApiError(BAD_PARAM, f"{field} 含有控制字符")
+    _refuse_hidden(value, field, name=False)
     return value
+
+
+def clean_name(value: object, field: str) -> str:
+    """A required display name: clean_text's rule, and no invisible or format character, on one line."""
+    value = clean_text(value, field, MAX_NAME, required=True)
+    _refuse_hidden(value, field, name=True)
+    return value
+
+
+def _refuse_hidden(value: str, field: str, name: bool) -> None:
+    refused = refused_char(value, name)
+    if refused is not None:
+        raise ApiError(BAD_PARAM, f"{field} 含有控制字符、不可见字符或文字方向控制字符（{describe(refused)}）")
 
 
 class CategoryStore:
@@ -56,7 +70,7 @@ class CategoryStore:
             raise ApiError(BAD_PARAM, "category_id 和 category_name 必填")
         record = {
             "category_id": check_id(category_id, "category_id"),
-            "category_name": clean_text(name, "category_name", MAX_NAME, required=True),
+            "category_name": clean_name(name, "category_name"),
             "description": clean_text(description, "description", MAX_DESCRIPTION),
             "created_at": int(time.time()),
         }
@@ -75,7 +89,7 @@ class CategoryStore:
             raise ApiError(BAD_PARAM, "缺少 category_name 或 description")
         changes = {}
         if name is not None:
-            changes["category_name"] = clean_text(name, "category_name", MAX_NAME, required=True)
+            changes["category_name"] = clean_name(name, "category_name")
         if description is not None:
             changes["description"] = clean_text(description, "description", MAX_DESCRIPTION)
 

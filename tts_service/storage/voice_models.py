@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import vocab
 from ..envelope import BAD_PARAM, RESOURCE, ApiError
 from ..settings import Settings
-from .categories import MAX_NAME, CategoryStore, clean_text
+from .categories import CategoryStore, clean_name, clean_text
 from .ids import check_id
 from .json_store import JsonStore
 from .uploads import NORMALISED_CLIP, ClipDecoder, image_suffix, prepare_clip
@@ -137,7 +137,7 @@ class VoiceModelStore:
         now = int(time.time())
         record = {
             "model_id": model_id,
-            "model_name": clean_text(model_name, "model_name", MAX_NAME, required=True),
+            "model_name": clean_name(model_name, "model_name"),
             "gender": check_gender(gender),
             "prompt_text": clean_text(prompt_text, "prompt_text", MAX_PROMPT_TEXT),
             "prompt_language": check_language(prompt_language or "all_zh"),
@@ -175,7 +175,7 @@ class VoiceModelStore:
         self.require(model_id)
         changes: dict = {}
         if fields.get("model_name") is not None:
-            changes["model_name"] = clean_text(fields["model_name"], "model_name", MAX_NAME, required=True)
+            changes["model_name"] = clean_name(fields["model_name"], "model_name")
         if fields.get("gender") is not None:
             changes["gender"] = check_gender(fields["gender"])
         if fields.get("prompt_text") is not None:

@@ -2,7 +2,8 @@
 
 `install(app)` is called once by `create_app`: it adds the /voice-tasks routes, starts the workers and
 the retention sweeper with the app and stops them with it, puts the queue on `app.state.task_queue`
-and its figures (queue length, running task) into /healthz under `tasks`.
+and its figures (queue length, running task) into /healthz under `tasks`, and whether its store can be
+reached under `task_queue` (`{"backend": "redis", "ok": false, "error": ...}` makes /healthz `degraded`).
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
     app.state.task_resolver = TaskResolver(app)
     if hasattr(app.state, "health_extras"):
         app.state.health_extras["tasks"] = lambda: app.state.task_queue.health()
+        app.state.health_extras["task_queue"] = lambda: app.state.task_queue.backend.health()
     outer = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

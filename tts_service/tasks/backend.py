@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass
@@ -23,6 +24,10 @@ class Recovery:
 
 class TaskBackend(ABC):
     """Every method is atomic and thread-safe; each returns copies, never live entries."""
+
+    # Errors that mean "the store is away for now" (Redis down or paused): the worker waits them out
+    # with back-off and tries again rather than failing the task. The file store has none.
+    transient_errors: tuple[type[BaseException], ...] = ()
 
     @abstractmethod
     def recover(self, max_attempts: int) -> Recovery:
@@ -60,8 +65,17 @@ class TaskBackend(ABC):
         """run -> wait (a clean shutdown stopped it); None if it is finished or gone."""
 
     @abstractmethod
-    def remove(self, task_id: str) -> dict | None:
-        """Delete the entry whatever its state; the removed entry, or None."""
+    def remove(self, task_id: str, only_if: Callable[[dict], bool] | None = None) -> dict | None:
+        """Delete the entry whatever its state, or only if `only_if(entry)` holds, checked in the same
+        atomic step (the entry may have changed since the caller read it); the removed entry, or None."""
+
+    def release(self, task_id: str) -> None:
+        """The worker stopped running this claimed task without a final write (it gave up during an
+        outage): with leases, stop renewing it so that the task is taken again. Nothing to do here."""
+
+    def health(self) -> dict:
+        """For /healthz `task_queue`: can the store be used now? Answers quickly, even while it is away."""
+        return {"backend": "files", "ok": True}
 
 
 def make_backend(settings) -> TaskBackend:

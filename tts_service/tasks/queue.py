@@ -7,10 +7,16 @@ worker makes goes through the backend, which refuses to touch a finished or dele
 Redis, a task whose lease this process lost), so a cancelled task cannot come back, and a refused
 progress write stops the synthesis too. With a shared backend (`next_task`), every process's workers
 take waiting tasks from the shared queue, whoever received them.
+
+The store may go away for a while (Redis down or paused): a worker never dies of that, nor of anything
+else one iteration raises. It logs, backs off (retry.py) and goes on; a progress write that fails is
+skipped, a task's final write is retried until it lands, and a task given up on (at shutdown) is released,
+so that with leases it is taken again rather than kept alive forever.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import traceback
@@ -26,6 +32,7 @@ from .backend import TaskBackend
 from .logs import TaskLogs
 from .record import (CANCELLED, CANCELLED_MESSAGE, DONE, ERROR, FAILED, RUN, WAIT, new_entry,
                      progress_percent, result_url)
+from .retry import Backoff, GaveUp, until_done
 
 log = logging.getLogger("tts_service.tasks")
 PENDING_SUFFIX = ".pending.wav"  # a finished synthesis not yet moved to output/tasks/<id>.wav
@@ -35,7 +42,8 @@ Resolve = Callable[[dict], SynthesisOptions]  # the stored request fields -> opt
 
 class TaskQueue:
     def __init__(self, backend: TaskBackend, logs: TaskLogs, output_dir: Path, *, resolve: Resolve,
-                 get_engine: Callable[[], Any], workers: int = 1, max_attempts: int = 3):
+                 get_engine: Callable[[], Any], workers: int = 1, max_attempts: int = 3,
+                 retry_delays: tuple[float, float] | None = None):
         self.backend, self.logs = backend, logs
         self.output_dir = Path(output_dir)
         self.resolve, self.get_engine = resolve, get_engine
@@ -47,11 +55,15 @@ class TaskQueue:
         self._cancelled: set[str] = set()
         self._running: dict[str, dict] = {}
         self._stopping = threading.Event()
+        self._stop_requested: asyncio.Event | None = None  # wakes workers backing off at shutdown
+        self.retry_delays = retry_delays or (None, None)  # (first, longest); None: retry.py's defaults
+        self.loop_errors = 0  # worker iterations that failed (logged, then retried after a back-off)
 
     # --- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         report = await asyncio.to_thread(self._recover)
         self._pending = asyncio.Queue()
+        self._stop_requested = asyncio.Event()
         for task_id in report.queued:
             self._pending.put_nowait(task_id)
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="task-worker")
@@ -87,6 +99,8 @@ class TaskQueue:
     async def stop(self, grace: float = 5.0) -> None:
         """Ask running syntheses to stop at their next segment; they go back to `wait` for the next start."""
         self._stopping.set()
+        if self._stop_requested is not None:
+            self._stop_requested.set()
         if self._pending is not None:
             for _ in self._tasks:
                 self._pending.put_nowait(None)
@@ -96,21 +110,42 @@ class TaskQueue:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _worker(self) -> None:
-        loop = asyncio.get_running_loop()
-        shared = hasattr(self.backend, "next_task")  # a queue shared by several processes (Redis)
+        """Fetch, run, repeat, until shutdown; whatever one round raises is logged and waited out."""
+        backoff = self._backoff()
         while not self._stopping.is_set():
-            if shared:  # any process may take any waiting task; `claim` decides who runs it
-                task_id = await loop.run_in_executor(None, self.backend.next_task, 1.0)
-                if task_id is None:
-                    continue
-            else:
-                task_id = await self._pending.get()
-                if task_id is None:
-                    break
             try:
-                await loop.run_in_executor(self._executor, self._execute, task_id)
-            except Exception:  # never let one task kill the worker
-                log.exception("task %s: worker error", task_id)
+                if not await self._work_once():
+                    break
+                backoff.reset()
+            except Exception as exc:  # never let anything end the worker: log, back off, go on
+                self.loop_errors += 1
+                delay = backoff.next()
+                if isinstance(exc, self.backend.transient_errors):
+                    log.warning("task worker: %s: %s; retrying in %.1f s", type(exc).__name__, exc, delay)
+                else:
+                    log.exception("task worker: unexpected error; going on in %.1f s", delay)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), delay)
+
+    async def _work_once(self) -> bool:
+        """One task fetched and run (or none there yet); False once the queue says stop."""
+        loop = asyncio.get_running_loop()
+        if hasattr(self.backend, "next_task"):  # shared by several processes (Redis): `claim` decides
+            task_id = await loop.run_in_executor(None, self.backend.next_task)
+        else:
+            task_id = await self._pending.get()
+            if task_id is None:
+                return False
+        if task_id is not None:
+            await loop.run_in_executor(self._executor, self._execute, task_id)
+        return True
+
+    def _backoff(self) -> Backoff:
+        return Backoff(*self.retry_delays)
+
+    def _retry(self, what: str, step: Callable[[], Any]) -> Any:
+        """A backend step that must happen, tried until the store answers (GaveUp at shutdown)."""
+        return until_done(step, self.backend.transient_errors, self._stopping, self._backoff(), what)
 
     # --- API side -------------------------------------------------------------------------------
     async def submit(self, user_id: str, task_id: str, request: dict) -> dict | None:
@@ -162,21 +197,45 @@ class TaskQueue:
         return {"removed": True, "cancelled": entry["status"] == WAIT}
 
     def health(self) -> dict:
-        waiting = sum(1 for e in self.backend.entries() if e["status"] == WAIT)
+        """/healthz `tasks`. `queued` is None while the store is away: counting would wait for timeouts."""
+        waiting = None
+        if self.backend.health().get("ok"):
+            with contextlib.suppress(*self.backend.transient_errors):
+                waiting = sum(1 for e in self.backend.entries() if e["status"] == WAIT)
         running = [dict(task) for task in list(self._running.values())]  # a copy: workers change it
         return {"workers": self.workers, "queued": waiting, "running": running}
 
     # --- worker side (in an executor thread) ----------------------------------------------------
     def _execute(self, task_id: str) -> None:
-        with self._gate:
-            entry = self.backend.claim(task_id)
-        if entry is None:  # deleted while waiting
+        try:
+            entry = self._retry(f"task {task_id}: claim", lambda: self._claim(task_id))
+        except GaveUp:  # shutdown during an outage; still waiting, the next start (or reconcile) has it
+            return
+        if entry is None:  # deleted while waiting (or taken by another process)
             return
         self._running[task_id] = {"task_id": task_id, "started_at": entry["started_at"]}
         self.logs.write(task_id, f"start attempt={entry['attempts']} user_id={entry['user_id']} "
                                  f"model_id={entry.get('model_id')}")
         try:
+            self._attempt(entry)
+        except GaveUp as exc:  # shutdown during an outage: nothing final was written
+            log.warning("task %s: given up at shutdown (%s); it runs again once its claim lapses", task_id, exc)
+            self.logs.write(task_id, "stopped by a shutdown while the task store was unreachable", "ERROR")
+        finally:
+            self._running.pop(task_id, None)
+            self._cancelled.discard(task_id)
+            self.backend.release(task_id)  # whatever happened: never keep a task we stopped running alive
+
+    def _claim(self, task_id: str) -> dict | None:
+        with self._gate:  # taken outside the retries: a DELETE never waits for an outage to end
+            return self.backend.claim(task_id)
+
+    def _attempt(self, entry: dict) -> None:
+        task_id = entry["task_id"]
+        try:
             self._synthesize(entry)
+        except GaveUp:
+            raise
         except CancelledError:
             self._on_cancel(entry)
         except (ApiError, SynthesisError) as exc:
@@ -184,9 +243,6 @@ class TaskQueue:
         except Exception as exc:
             self.logs.write(task_id, "failed\n" + traceback.format_exc(), "ERROR")
             self._fail(task_id, f"{type(exc).__name__}: {exc}")
-        finally:
-            self._running.pop(task_id, None)
-            self._cancelled.discard(task_id)
 
     def _synthesize(self, entry: dict) -> None:
         task_id = entry["task_id"]
@@ -195,7 +251,12 @@ class TaskQueue:
         def on_progress(done: int, total: int) -> None:
             percent = progress_percent(done, total)
             self._running.get(task_id, {}).update(progress=percent)
-            if self.backend.update(task_id, segments_done=done, total_segments=total, progress=percent):
+            try:
+                written = self.backend.update(task_id, segments_done=done, total_segments=total, progress=percent)
+            except self.backend.transient_errors as exc:  # the store is away: progress is only a hint
+                log.warning("task %s: progress %d/%d not recorded (%s)", task_id, done, total, exc)
+                return
+            if written:
                 self.logs.write(task_id, f"progress {done}/{total} ({percent}%)")
             else:
                 lost.set()
@@ -212,13 +273,21 @@ class TaskQueue:
         # and done: a worker that lost the task never overwrites (or removes) the new owner's result.
         pending = self.pending_audio_path(task_id, entry["attempts"])
         files.write_wav(pending, sample_rate, audio)
-        done = self.backend.finish(task_id, DONE, progress=100, reason=None, error=None,
-                                   result_url=result_url(task_id, entry["user_id"]))
+        done = self._retry(f"task {task_id}: finish", lambda: self.backend.finish(
+            task_id, DONE, progress=100, reason=None, error=None, result_url=result_url(task_id, entry["user_id"])))
+        if done is None:
+            done = self._landed(task_id, entry["attempts"])
         if done is None:  # deleted in the last instant, or no longer ours: leave nothing behind
             files.unlink(pending)
             return
         files.move(pending, self.audio_path(task_id))
         self.logs.write(task_id, f"done result={task_id}.wav seconds={len(audio) / sample_rate:.2f}")
+
+    def _landed(self, task_id: str, attempt: int) -> dict | None:
+        """A `finish` refused because the task is already done by this very attempt: an earlier try
+        landed but its reply was lost with the connection (the retry then found the task finished)."""
+        entry = self._retry(f"task {task_id}: read", lambda: self.backend.get(task_id))
+        return entry if entry and entry["status"] == DONE and entry.get("attempts") == attempt else None
 
     def pending_audio_path(self, task_id: str, attempt: int) -> Path:
         return self.output_dir / f".{task_id}.attempt{attempt}{PENDING_SUFFIX}"
@@ -227,13 +296,17 @@ class TaskQueue:
         task_id = entry["task_id"]
         if task_id not in self._cancelled and self._stopping.is_set():
             # A clean shutdown: not the task's fault, so the attempt is given back.
-            self.backend.requeue(task_id, attempts=max(0, entry["attempts"] - 1))
+            self._retry(f"task {task_id}: requeue", lambda: self.backend.requeue(
+                task_id, attempts=max(0, entry["attempts"] - 1)))
             self.logs.write(task_id, "stopped by a shutdown: waits for the next start")
             return
         # Normally DELETE has already finished it as cancelled; this only catches a stray CancelledError.
-        self.backend.finish(task_id, ERROR, reason=CANCELLED, error=CANCELLED_MESSAGE)
+        self._retry(f"task {task_id}: cancel", lambda: self.backend.finish(
+            task_id, ERROR, reason=CANCELLED, error=CANCELLED_MESSAGE))
         self.logs.write(task_id, "synthesis stopped (cancelled)")
 
     def _fail(self, task_id: str, message: str) -> None:
-        if self.backend.finish(task_id, ERROR, reason=FAILED, error=message):
+        final = self._retry(f"task {task_id}: fail",
+                            lambda: self.backend.finish(task_id, ERROR, reason=FAILED, error=message))
+        if final:
             self.logs.write(task_id, f"failed: {message}", "ERROR")

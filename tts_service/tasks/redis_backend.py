@@ -6,7 +6,8 @@ Keys (all under one prefix, `tts:tasks:` by default):
 - `user:<uid>`  set of that user's task ids (listings);
 - `live`        set of waiting and running ids (recovery scans only these);
 - `waiting`     zset of waiting ids, oldest first: a dispatch hint, not the truth;
-- `lease:<id>`  string with a TTL, set while a process runs the task; its value is that claim's token.
+- `lease:<id>`  string with a TTL, set while a process runs the task; its value is that claim's token;
+- `epoch`       a random value set once: gone means Redis lost its data (restarted without persistence).
 
 Every change is a WATCH/MULTI transaction on the task's key (redis-py retries it when another client
 got there first), so the record is the one truth and a claim is atomic across processes: of two
@@ -16,6 +17,11 @@ A running task is owned through its lease, which a heartbeat thread renews. When
 (kill -9), its leases expire; the next `recover` (or `reap`) of any process puts those tasks back to
 `wait`, or ends them `error`/`interrupted` once they used `max_attempts`. A process whose lease was
 lost is fenced: its later writes to that task are refused, as for a finished task.
+
+Redis going away for a while is not fatal: every method raises one of `transient_errors` meanwhile,
+which the worker waits out. Each transaction also checks the epoch: when Redis came back empty, the
+process first writes back what it knows (`redis_journal.Journal`: every live task, its own recent
+results and the leases it holds), then carries on as if nothing happened.
 
 Result WAVs and task logs stay on the file system, so the processes must share the data dir.
 """
@@ -27,62 +33,36 @@ import secrets
 import threading
 import time
 from typing import Callable
-from urllib.parse import urlsplit
 
 import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
 from .backend import Recovery, TaskBackend
 from .record import ERROR, INTERRUPTED, INTERRUPTED_MESSAGE, LIVE, RUN, TERMINAL, WAIT, newest_first, now
+from .redis_client import NEXT_TASK_BLOCK, TRANSIENT_ERRORS, HealthProbe, connect
+from .redis_client import RedisUnavailable  # noqa: F401 (raised by from_url; imported from here)
+from .redis_journal import Journal
+from .redis_leases import EpochChanged, LeaseHolder
 
 log = logging.getLogger("tts_service.tasks")
 
 PREFIX = "tts:tasks:"
 LEASE_SECONDS = 30.0  # a dead process's task waits this long before another process may run it
-CONNECT_TIMEOUT = 5.0  # seconds: an unreachable host is an error at start-up, not a hang
-SOCKET_TIMEOUT = 10.0  # longer than any blocking pop below
 ORDER_SLOTS = 1_000_000  # queue scores: created_at * ORDER_SLOTS + a counter (exact in a double)
 
 
-class RedisUnavailable(RuntimeError):
-    """Redis could not be reached (at start-up: the service refuses to start)."""
+class RedisTaskBackend(LeaseHolder, TaskBackend):
+    transient_errors = TRANSIENT_ERRORS
 
-
-def connect(url: str) -> redis.Redis:
-    """One client (a connection pool) for the life of the backend, with timeouts and a few quick
-    retries on a dropped connection, instead of a new client per operation."""
-    client = redis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
-        health_check_interval=30, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError])
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {safe_url(url)} ({exc}); start redis-server there, "
-                               "or leave --redis-url unset to keep tasks in files") from exc
-    return client
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
-
-
-class RedisTaskBackend(TaskBackend):
-    def __init__(self, client: redis.Redis, prefix: str = PREFIX, lease_seconds: float = LEASE_SECONDS):
+    def __init__(self, client: redis.Redis, prefix: str = PREFIX, lease_seconds: float | None = None):
         self.r, self.prefix = client, prefix
-        self.lease_ms = max(1, int(lease_seconds * 1000))
-        self._held: dict[str, str] = {}  # task id -> lease token of the claims this process runs
-        self._lost: set[str] = set()  # held, but the lease expired: no more renewals
-        self._lock = threading.Lock()
-        self._heartbeat: threading.Thread | None = None
+        self.lease_ms = max(1, int((LEASE_SECONDS if lease_seconds is None else lease_seconds) * 1000))
+        LeaseHolder.__init__(self)
         self._last_reap = 0.0
         self.max_attempts = 3  # set by recover()
+        self.journal = Journal()
+        self._epoch: str | None = None  # the epoch this process's view belongs to; None until first use
+        self._restoring = threading.Lock()
+        self._probe: HealthProbe | None = None
 
     @classmethod
     def from_url(cls, url: str, **options) -> "RedisTaskBackend":
@@ -98,6 +78,10 @@ class RedisTaskBackend(TaskBackend):
     def _lease(self, task_id: str) -> str:
         return self.key("lease", task_id)
 
+    @property
+    def _epoch_key(self) -> str:
+        return self.key("epoch")
+
     # --- one atomic step on one task ------------------------------------------------------------
     def _atomic(self, task_id: str, change: Callable[[dict | None], tuple], *, unleased_only: bool = False):
         """Read the entry, let `change` decide, apply its writes in MULTI; WATCH retries on a race.
@@ -109,6 +93,8 @@ class RedisTaskBackend(TaskBackend):
         token = None if unleased_only else self._held.get(task_id)
 
         def attempt(pipe):
+            if pipe.get(self._epoch_key) != self._epoch:
+                raise EpochChanged  # never write into a Redis that lost its data before restoring it
             raw, lease = pipe.get(self._task(task_id)), pipe.get(self._lease(task_id))
             entry = json.loads(raw) if raw else None
             if unleased_only and lease is not None:
@@ -121,7 +107,19 @@ class RedisTaskBackend(TaskBackend):
                 writes(pipe, result)
             return result
 
-        return self.r.transaction(attempt, self._task(task_id), self._lease(task_id), value_from_callable=True)
+        return self._fenced_by_epoch(lambda: self.r.transaction(
+            attempt, self._task(task_id), self._lease(task_id), self._epoch_key, value_from_callable=True))
+
+    def _fenced_by_epoch(self, transaction: Callable[[], object]):
+        """Run a transaction that checks the epoch; on a reset, restore first, then run it again."""
+        if self._epoch is None:
+            self.sync_epoch()
+        for _ in range(3):
+            try:
+                return transaction()
+            except EpochChanged:
+                self.sync_epoch()
+        raise redis.ConnectionError("Redis keeps losing its data; will try again")
 
     def _put(self, pipe, entry: dict) -> None:
         pipe.set(self._task(entry["task_id"]), json.dumps(entry, ensure_ascii=False))
@@ -131,24 +129,82 @@ class RedisTaskBackend(TaskBackend):
         pipe.zrem(self.key("waiting"), task_id)
         pipe.delete(self._lease(task_id))
 
-    def _release(self, task_id: str) -> None:
-        with self._lock:
-            self._held.pop(task_id, None)
-            self._lost.discard(task_id)
-
     # --- start-up and dead workers --------------------------------------------------------------
     def recover(self, max_attempts: int) -> Recovery:
         """Tasks of dead processes back to `wait` (or interrupted); every waiting task to queue, oldest
         first. Tasks other processes are running (fresh leases) are left alone."""
         self.max_attempts = max(1, max_attempts)
+        self.sync_epoch()
         report = Recovery()
         report.interrupted = self.reap()
-        waiting = [e for e in self._read_many(sorted(self.r.smembers(self.key("live")))) if e["status"] == WAIT]
-        for entry in sorted(waiting, key=lambda e: (e.get("created_at", 0), e["task_id"])):
-            report.queued.append(entry["task_id"])
-        if waiting:  # re-announce them, in case a dispatcher popped one and died before claiming it
-            self.r.zadd(self.key("waiting"), {e["task_id"]: self._order(e) for e in waiting}, nx=True)
+        waiting = self.reconcile()
+        report.queued = [e["task_id"] for e in sorted(waiting, key=lambda e: (e.get("created_at", 0), e["task_id"]))]
         return report
+
+    def reconcile(self) -> list[dict]:
+        """Every waiting task back in the `waiting` index (a dispatcher may have popped one and failed or
+        died before claiming it: `claim` decides, so a stray id costs nothing), and the journal refreshed
+        with every live task. Returns the waiting entries."""
+        mark = self.journal.mark()
+        live = self._read_many(sorted(self.r.smembers(self.key("live"))))
+        waiting = [e for e in live if e["status"] == WAIT]
+        if waiting:
+            self.r.zadd(self.key("waiting"), {e["task_id"]: self._order(e) for e in waiting}, nx=True)
+        self.journal.refresh(live, mark)
+        return waiting
+
+    def maintain(self) -> None:
+        """Every third of a lease, from an idle worker's fetch or, while all are busy, the heartbeat."""
+        if time.monotonic() - self._last_reap > self.lease_ms / 3000:
+            self.reap()
+            self.reconcile()
+
+    # --- Redis lost its data ---------------------------------------------------------------------
+    def sync_epoch(self) -> None:
+        """Cheap when nothing happened (one GET). When Redis's epoch is gone or not ours (it restarted
+        empty, or was flushed), write back what this process knows, then adopt the current epoch; a
+        failure half way leaves the old one, so the next call restores again (restoring is idempotent)."""
+        if self._epoch is not None and self.r.get(self._epoch_key) == self._epoch:
+            return
+        with self._restoring:
+            self.r.set(self._epoch_key, secrets.token_hex(8), nx=True)
+            current = self.r.get(self._epoch_key)
+            if current == self._epoch:
+                return  # another thread of this process restored meanwhile
+            if self._epoch is not None:
+                restored = sum(self._restore(entry) for entry in self.journal.entries())
+                log.warning("task queue: Redis lost its data (restarted empty?); %d task(s) restored from "
+                            "this process's copy", restored)
+            self._epoch = current
+
+    def _restore(self, entry: dict) -> bool:
+        """Write back one known task unless Redis has it (another process restored it first). A claim
+        this process still runs gets its lease back; a running task nobody holds is left to `reap`."""
+        task_id = entry["task_id"]
+        with self._lock:
+            token = self._held.get(task_id) if task_id not in self._lost else None
+        order = entry.get("created_at", 0) * ORDER_SLOTS
+
+        def attempt(pipe):
+            if pipe.exists(self._task(task_id)):
+                return False
+            pipe.multi()
+            self._put(pipe, entry)
+            pipe.zadd(self.key("all"), {task_id: order})
+            pipe.sadd(self.key("user", entry["user_id"]), task_id)
+            if entry["status"] in LIVE:
+                pipe.sadd(self.key("live"), task_id)
+            if entry["status"] == WAIT:
+                pipe.zadd(self.key("waiting"), {task_id: order})
+            if entry["status"] == RUN and token is not None:
+                pipe.set(self._lease(task_id), token, px=self.lease_ms)
+            return True
+        return self.r.transaction(attempt, self._task(task_id), value_from_callable=True)
+
+    def health(self) -> dict:
+        if self._probe is None:
+            self._probe = HealthProbe(self.r)
+        return self._probe()
 
     def reap(self) -> list[str]:
         """Running tasks whose lease expired: back to `wait` with their attempts kept, or ended as
@@ -159,6 +215,8 @@ class RedisTaskBackend(TaskBackend):
             if self.r.exists(self._lease(task_id)):
                 continue  # a live process runs it (or it waits: waiting tasks have no lease)
             result = self._atomic(task_id, lambda entry: self._orphan(task_id, entry), unleased_only=True)
+            if result is not None:
+                self.journal.note(result)
             if result is not None and result["status"] == ERROR:
                 interrupted.append(task_id)
                 log.warning("task %s: its process died %d times under it: interrupted", task_id, self.max_attempts)
@@ -187,7 +245,7 @@ class RedisTaskBackend(TaskBackend):
         self._put(pipe, entry)
         self._unindex_live(pipe, entry["task_id"])
 
-    # --- reads ----------------------------------------------------------------------------------
+    # --- reads (each first checks the epoch: a client never sees tasks vanish while Redis is restored) --
     def _read_many(self, task_ids: list[str]) -> list[dict]:
         found = []
         for start in range(0, len(task_ids), 500):
@@ -198,14 +256,17 @@ class RedisTaskBackend(TaskBackend):
         return found
 
     def get(self, task_id: str) -> dict | None:
+        self.sync_epoch()
         raw = self.r.get(self._task(task_id))
         return json.loads(raw) if raw else None
 
     def list_user(self, user_id: str) -> list[dict]:
+        self.sync_epoch()
         ids = sorted(self.r.smembers(self.key("user", user_id)))
         return newest_first([e for e in self._read_many(ids) if e["user_id"] == user_id])
 
     def entries(self) -> list[dict]:
+        self.sync_epoch()
         return self._read_many(self.r.zrange(self.key("all"), 0, -1))
 
     # --- changes --------------------------------------------------------------------------------
@@ -226,7 +287,10 @@ class RedisTaskBackend(TaskBackend):
             pipe.sadd(self.key("live"), task_id)
             pipe.zadd(self.key("waiting"), {task_id: order})
 
-        return bool(self._atomic(task_id, lambda known: (False, None) if known else (True, writes)))
+        created = bool(self._atomic(task_id, lambda known: (False, None) if known else (True, writes)))
+        if created:
+            self.journal.note(entry)
+        return created
 
     def claim(self, task_id: str) -> dict | None:
         token = secrets.token_hex(8)
@@ -247,16 +311,18 @@ class RedisTaskBackend(TaskBackend):
         self._release(task_id)  # a stale token of ours must not fence our own new claim
         claimed = self._atomic(task_id, take)
         if claimed is not None:
+            self.journal.note(claimed)
             with self._lock:
                 self._held[task_id] = token
                 self._start_heartbeat()
         return claimed
 
-    def next_task(self, timeout: float = 1.0) -> str | None:
+    def next_task(self, timeout: float = NEXT_TASK_BLOCK) -> str | None:
         """For a shared dispatcher: block up to `timeout` s for the oldest waiting task id, or None.
-        Popping only hands out the id; `claim` decides. Idle callers also reap dead workers' tasks."""
-        if time.monotonic() - self._last_reap > self.lease_ms / 3000:
-            self.reap()
+        Popping only hands out the id; `claim` decides. Idle callers also notice a Redis that lost its
+        data (and restore it), reap dead workers' tasks and reconcile the indexes."""
+        self.sync_epoch()
+        self.maintain()
         popped = self.r.bzpopmin(self.key("waiting"), timeout=timeout)
         return popped[1] if popped else None
 
@@ -268,7 +334,12 @@ class RedisTaskBackend(TaskBackend):
             if changed["status"] not in LIVE:
                 raise ValueError("use finish() to end a task")
             return changed, self._put
-        return self._atomic(task_id, change)
+        return self._noted(self._atomic(task_id, change))
+
+    def _noted(self, entry: dict | None) -> dict | None:
+        if entry is not None:
+            self.journal.note(entry)
+        return entry
 
     def finish(self, task_id: str, status: str, **changes) -> dict | None:
         if status not in TERMINAL:
@@ -280,7 +351,7 @@ class RedisTaskBackend(TaskBackend):
             stamp = now()
             return {**entry, **changes, "status": status, "updated_at": stamp, "finished_at": stamp}, \
                 self._write_final
-        final = self._atomic(task_id, change)
+        final = self._noted(self._atomic(task_id, change))
         self._release(task_id)
         return final
 
@@ -289,13 +360,13 @@ class RedisTaskBackend(TaskBackend):
             if entry is None or entry["status"] != RUN:
                 return None, None
             return {**entry, **changes, "status": WAIT, "updated_at": now()}, self._write_waiting
-        waiting = self._atomic(task_id, change)
+        waiting = self._noted(self._atomic(task_id, change))
         self._release(task_id)
         return waiting
 
-    def remove(self, task_id: str) -> dict | None:
+    def remove(self, task_id: str, only_if: Callable[[dict], bool] | None = None) -> dict | None:
         def change(entry):
-            if entry is None:
+            if entry is None or (only_if is not None and not only_if(entry)):
                 return None, None
 
             def writes(pipe, _):
@@ -305,40 +376,7 @@ class RedisTaskBackend(TaskBackend):
                 self._unindex_live(pipe, task_id)
             return entry, writes
         removed = self._atomic(task_id, change)
-        self._release(task_id)
+        if removed is not None or only_if is None:  # a refused conditional removal keeps our claim
+            self.journal.drop(task_id)
+            self._release(task_id)
         return removed
-
-    # --- leases ---------------------------------------------------------------------------------
-    def _start_heartbeat(self) -> None:
-        """One daemon thread per backend while it holds claims; it ends when it holds none."""
-        if self._heartbeat is None or not self._heartbeat.is_alive():
-            self._heartbeat = threading.Thread(target=self._renew_forever, name="task-lease", daemon=True)
-            self._heartbeat.start()
-
-    def _renew_forever(self) -> None:
-        while True:
-            time.sleep(self.lease_ms / 3000)
-            with self._lock:
-                held = dict(self._held)
-                if not held:
-                    self._heartbeat = None
-                    return
-            for task_id, token in held.items():
-                if task_id in self._lost:
-                    continue
-                try:
-                    if not self._renew(task_id, token):  # it stays held, so fenced, until we let go
-                        self._lost.add(task_id)
-                        log.warning("task %s: lease lost; another process may run it, our writes are refused",
-                                    task_id)
-                except redis.RedisError as exc:  # Redis away for a moment: retried next beat
-                    log.warning("task %s: lease not renewed (%s)", task_id, exc)
-
-    def _renew(self, task_id: str, token: str) -> bool:
-        def attempt(pipe):
-            if pipe.get(self._lease(task_id)) != token:
-                return False
-            pipe.multi()
-            pipe.pexpire(self._lease(task_id), self.lease_ms)
-            return True
-        return self.r.transaction(attempt, self._lease(task_id), value_from_callable=True)

@@ -14,6 +14,7 @@ import copy
 import logging
 import threading
 from pathlib import Path
+from typing import Callable
 
 from ..storage.ids import is_valid_id
 from . import files
@@ -152,10 +153,10 @@ class FileTaskStore(TaskBackend):
                 return None
             return self.update(task_id, **changes, status=WAIT)
 
-    def remove(self, task_id: str) -> dict | None:
+    def remove(self, task_id: str, only_if: Callable[[dict], bool] | None = None) -> dict | None:
         with self._lock:
             entry = self._entries.get(task_id)
-            if entry is None:
+            if entry is None or (only_if is not None and not only_if(copy.deepcopy(entry))):
                 return None
             files.unlink(self.path(entry))
             del self._entries[task_id]
