@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from GPT_SoVITS.models.backends import (AcousticModel, SemanticModel, SpeakerModel, SSLModel, TextFeatureModel,
+                                        WarmsUp)
 from GPT_SoVITS.versions import BASE_WEIGHTS, VERSIONS, ModelVersion
 
 from .errors import WeightsMissingError
@@ -30,11 +32,14 @@ def require_weights(paths: ModelPaths, needed: Sequence[str] = BASE_WEIGHTS) -> 
 
 @dataclass
 class Models:
-    gpt: "object"  # GPT_SoVITS.models.gpt.GPT
-    sovits: "object"  # GPT_SoVITS.models.sovits.SoVITS
-    hubert: "object"  # GPT_SoVITS.models.hubert.HubertModel
-    bert: "object"  # GPT_SoVITS.models.bert.ChineseBert
-    speaker: "object | None"  # GPT_SoVITS.models.speaker.SpeakerVerifier, Pro models only
+    """The models of one synthesis, by role (`GPT_SoVITS.models.backends`); the acoustic model's version
+    is the set's."""
+
+    gpt: SemanticModel
+    sovits: AcousticModel
+    hubert: SSLModel
+    bert: TextFeatureModel
+    speaker: SpeakerModel | None  # the versions that need it only (Pro)
     paths: ModelPaths
 
     @property
@@ -56,9 +61,15 @@ class Models:
     def versions(self) -> dict[str, str]:
         return {"sovits": self.version.name, "symbols": self.symbol_version}
 
+    def all(self) -> list[WarmsUp]:
+        """Every model loaded, in the order their warm-up stages run."""
+        return [model for model in (self.gpt, self.bert, self.sovits, self.hubert, self.speaker) if model is not None]
+
 
 def load_models(paths: ModelPaths) -> Models:
-    """Load every model named by `paths`; a missing file is a `WeightsMissingError` listing all of them."""
+    """Load every model named by `paths`: this back end serves every supported version (a new model
+    generation's back end is chosen here, by the SoVITS file's version). A missing file is a
+    `WeightsMissingError` listing all of them."""
     from GPT_SoVITS.models.bert import ChineseBert
     from GPT_SoVITS.models.gpt import load_gpt
     from GPT_SoVITS.models.hubert import load_hubert
