@@ -60,11 +60,12 @@ class ModelVersion:
     lora_tag: bytes | None = None  # the same for its LoRA files
     pretrained_md5: tuple[str, ...] = ()  # md5 of the first 8192 bytes of released files that are this version
     supported: bool = True  # False: recognised, and refused with a message naming it
+    extra_weights: tuple[str, ...] = ()  # `WEIGHT_FILES` it needs besides `BASE_WEIGHTS`
 
     @property
     def weights(self) -> tuple[str, ...]:
         """The `WEIGHT_FILES` a synthesis with this version needs."""
-        return BASE_WEIGHTS + (("speaker_verifier",) if self.pro else ())
+        return BASE_WEIGHTS + self.extra_weights
 
 
 VERSIONS = {v.name: v for v in (
@@ -73,8 +74,10 @@ VERSIONS = {v.name: v for v in (
     ModelVersion("v2", "v2", False, 32000, tag=b"01", pretrained_md5=(
         "dc3c97e17592963677a4a1681f30c653",  # s2G488k.pth (the v1 release)
         "6642b37f3dbb1f76882b69937c95a5f3")),  # s2G2333k.pth
-    ModelVersion("v2Pro", "v2", True, 32000, tag=b"05", pretrained_md5=("c7e9fce2223f3db685cdfa1e6368728a",)),
-    ModelVersion("v2ProPlus", "v2", True, 32000, tag=b"06", pretrained_md5=("66b313e39455b57ab1b0bc0b239c9d0a",)),
+    ModelVersion("v2Pro", "v2", True, 32000, tag=b"05", pretrained_md5=("c7e9fce2223f3db685cdfa1e6368728a",),
+                 extra_weights=("speaker_verifier",)),
+    ModelVersion("v2ProPlus", "v2", True, 32000, tag=b"06", pretrained_md5=("66b313e39455b57ab1b0bc0b239c9d0a",),
+                 extra_weights=("speaker_verifier",)),
     ModelVersion("v3", "v2", False, 24000, tag=b"02", lora_tag=b"03", supported=False,
                  pretrained_md5=("43797be674a37c1c83ee81081941ed0f",)),
     ModelVersion("v4", "v2", False, 48000, lora_tag=b"04", supported=False,

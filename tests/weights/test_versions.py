@@ -53,3 +53,13 @@ def test_a_pro_model_without_its_verifier_names_the_file_where_it_was_looked_for
     message = str(caught.value.worded_for(lambda key: f"--flag-for-{key}", show=lambda path: "shown:" + Path(path).name))
     assert WEIGHT_FILES["speaker_verifier"].what in message
     assert "shown:absent.ckpt" in message and "--flag-for-speaker_verifier" in message and str(tmp_path) not in message
+
+
+@pytest.mark.parametrize("name", SOVITS)
+def test_each_golden_model_reads_as_its_registry_row_says(name):
+    meta = model_meta(f"sovits/{name}")
+    row = VERSIONS[meta["hps"]["model"]["version"]]
+    checkpoint = load_sovits_checkpoint(_sovits_path(name))
+    assert checkpoint.version.model == row.name and checkpoint.version.symbols == row.symbols
+    assert checkpoint.version.is_pro == row.pro and row.supported
+    assert int(meta["hps"]["data"]["sampling_rate"]) == row.sample_rate
