@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, envelope, housekeeping, tasks
+from .admission import SynthesisSlots
 from .engine import Engine
 from .logs import AccessLogMiddleware, access_logger
 from .routers import categories, health, models, openai, pages, synthesis, voice_models
@@ -26,7 +27,8 @@ from .storage.voice_models import VoiceModelStore
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TITLE = "GPT-SoVITS 推理服务"
 DESCRIPTION = ("基于 MindSpore 的 GPT-SoVITS 文本转语音服务。所有 JSON 响应为 `{code, message, data}`："
-               "code 0 成功，1 失败，2 资源不存在或已存在，3 参数错误。")
+               "code 0 成功，1 失败，2 资源不存在或已存在，3 参数错误，4 繁忙（HTTP 429/503，"
+               "按 Retry-After 秒后重试）。")
 TAGS = [
     {"name": "音模管理", "description": "音模（参考音频 + 头像）与分类"},
     {"name": "任务队列", "description": "排队合成任务"},
@@ -57,6 +59,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.categories = CategoryStore(JsonStore(settings.categories_file))
     app.state.voice_models = VoiceModelStore(settings, app.state.categories)
     app.state.health_extras = {}  # name -> callable returning a dict, merged into /healthz
+    app.state.synthesis_slots = slots = SynthesisSlots.from_settings(settings)  # back-pressure, own threads
+    app.state.health_extras["synthesis"] = slots.status
+    app.router.on_shutdown.append(slots.close)
 
     envelope.install_handlers(app)
     for module in (health, models, synthesis, voice_models, categories, pages, openai):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from .admission import SynthesisSlots
 from .engine import Engine
 from .settings import Settings
 from .storage.categories import CategoryStore
@@ -23,3 +24,7 @@ def voice_models(request: Request) -> VoiceModelStore:
 
 def categories(request: Request) -> CategoryStore:
     return request.app.state.categories
+
+
+def synthesis_slots(request: Request) -> SynthesisSlots:
+    return request.app.state.synthesis_slots

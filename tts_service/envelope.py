@@ -7,6 +7,7 @@ generic clients: 200 only for success.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,19 +21,29 @@ OK = 0  # success
 FAILED = 1  # the operation failed (synthesis, model loading, server fault)
 RESOURCE = 2  # the resource does not exist, or already exists
 BAD_PARAM = 3  # a parameter is missing or invalid
+BUSY = 4  # the service is at capacity (HTTP 429/503 with Retry-After): the same request may succeed later
 
-_DEFAULT_STATUS = {FAILED: 500, RESOURCE: 404, BAD_PARAM: 400}
+_DEFAULT_STATUS = {FAILED: 500, RESOURCE: 404, BAD_PARAM: 400, BUSY: 503}
 
 
 class ApiError(Exception):
     """Raise anywhere in a request: becomes {code, message, data} with `http_status`."""
 
-    def __init__(self, code: int, message: str, http_status: int | None = None, data: Any = None):
+    def __init__(self, code: int, message: str, http_status: int | None = None, data: Any = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.http_status = http_status or _DEFAULT_STATUS.get(code, 500)
         self.data = {} if data is None else data
+        self.headers = headers
+
+
+def busy(message: str, http_status: int, retry_after: float) -> ApiError:
+    """At capacity: code BUSY, HTTP 429 (this client sent too much) or 503 (the server is full), and
+    `Retry-After` in whole seconds, also in data for clients that only read the body."""
+    seconds = max(1, math.ceil(retry_after))
+    return ApiError(BUSY, message, http_status, {"retry_after": seconds}, {"Retry-After": str(seconds)})
 
 
 def body(code: int, message: str = "", data: Any = None) -> dict:
@@ -62,7 +73,7 @@ def _describe(errors: list[dict]) -> str:
 
 
 async def _on_api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.code, exc.message, exc.http_status, exc.data)
+    return error_response(exc.code, exc.message, exc.http_status, exc.data, exc.headers)
 
 
 async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,6 +15,7 @@ from GPT_SoVITS.pipeline.options import CHUNKED_MODES
 
 from . import vocab
 from .envelope import BAD_PARAM, RESOURCE, ApiError
+from .limits import check_fields
 from .settings import Settings
 from .storage.ids import check_id
 
@@ -98,6 +99,14 @@ def _allowed_roots(settings: Settings) -> list[Path]:
     return [settings.audio_dir.resolve(), *(Path(p).resolve() for p in settings.ref_audio_dirs)]
 
 
+def is_file(path: Path) -> bool:
+    """Path.is_file, but a name the OS refuses (a component over 255 bytes) is simply not a file."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def check_ref_path(raw: str, settings: Settings) -> str:
     """A client-given clip path, only inside audio/ or --ref-audio-dirs (the seed read any file)."""
     candidate = Path(raw)
@@ -106,13 +115,14 @@ def check_ref_path(raw: str, settings: Settings) -> str:
     real = Path(os.path.realpath(candidate))
     if not any(real == root or root in real.parents for root in _allowed_roots(settings)):
         raise ApiError(BAD_PARAM, "ref_wav_path 不在允许的目录内（数据目录的 audio/ 或 --ref-audio-dirs）")
-    if not real.is_file():
+    if not is_file(real):
         raise ApiError(BAD_PARAM, "ref_wav_path 指向的参考音频不存在")
     return str(real)
 
 
 def resolve_options(req: SynthesisRequest, settings: Settings, voice_models: "VoiceModelStore") -> SynthesisOptions:
     """The request plus its voice model -> SynthesisOptions, or ApiError (3 bad input, 2 unknown model)."""
+    check_fields(req, settings.max_prompt_chars)  # first: nothing below looks at an over-long value
     prompt_text, prompt_language = req.prompt_text, req.prompt_language
     ref_wav_path = check_ref_path(req.ref_wav_path, settings) if req.ref_wav_path else None
     if req.model_id not in (None, ""):

@@ -5,22 +5,24 @@ The first segment is synthesised before the response starts, so a request that c
 status is sent and cannot change: an error in a later segment aborts the connection (no final chunk),
 which HTTP clients report as an incomplete body rather than a complete, shorter file.
 
-Segments are computed in worker threads (the engine blocks); when the client goes away, the synthesis
-stops at the next segment boundary through the engine's `should_cancel`.
+Segments are computed in the synthesis threads (the engine blocks); when the client goes away, the
+synthesis stops at the next segment boundary through the engine's `should_cancel`. A stream holds its
+synthesis slot (admission.py) from before its first segment until its body ends or the client goes.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 import numpy as np
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from GPT_SoVITS.pipeline import SynthesisError, SynthesisOptions
 
+from .admission import SynthesisSlots, release_once
 from .audio_formats import AudioFormat, encode_stream
 from .engine import Engine
 
@@ -31,8 +33,10 @@ DEFAULT_RATE = 32000
 class SegmentStream:
     """One request's segments, pulled one worker-thread step at a time, with times for the log."""
 
-    def __init__(self, engine: Engine, options: SynthesisOptions, label: str):
+    def __init__(self, engine: Engine, options: SynthesisOptions, label: str,
+                 run: Callable[..., Awaitable]):
         self.engine, self.options, self.label = engine, options, label
+        self.run = run  # runs a blocking call in a synthesis thread
         self.cancelled = threading.Event()
         self.started = time.perf_counter()
         self.ready_at: list[float] = []  # seconds since the request started, per segment
@@ -45,14 +49,14 @@ class SegmentStream:
 
     async def start(self) -> int:
         """Synthesise the first segment (raising SynthesisError); return the sample rate."""
-        self._segments = await run_in_threadpool(self.engine.stream, self.options, self.cancelled.is_set)
+        self._segments = await self.run(self.engine.stream, self.options, self.cancelled.is_set)
         self._first = await self._next()
         if self._first is None:
             raise SynthesisError("合成结果为空 (no audio was produced)")
         return int(self.engine.status().get("sample_rate") or DEFAULT_RATE)
 
     async def _next(self) -> np.ndarray | None:
-        chunk = await run_in_threadpool(next, self._segments, None)
+        chunk = await self.run(next, self._segments, None)
         if chunk is not None:
             self.ready_at.append(self.elapsed())
             log.info("%s: segment %d ready at %.3f s", self.label, len(self.ready_at), self.ready_at[-1])
@@ -93,10 +97,32 @@ async def _body(stream: SegmentStream, rate: int, fmt: AudioFormat) -> AsyncIter
         log.info("%s%s", stream.summary(), "" if finished else " (not completed)")
 
 
+class _SlotHoldingResponse(StreamingResponse):
+    """Gives the synthesis slot back when the response is over, however it ends: sent in full, failed,
+    or cancelled because the client went (then the body generator may never be closed by itself)."""
+
+    def __init__(self, content, finish: Callable[[], None], **kwargs):
+        super().__init__(content, **kwargs)
+        self._finish = finish
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._finish()
+
+
 async def streamed_audio(engine: Engine, options: SynthesisOptions, fmt: AudioFormat, label: str,
-                         headers: dict[str, str] | None = None) -> StreamingResponse:
-    """A chunked response of `fmt` audio; raises SynthesisError if the first segment fails."""
-    stream = SegmentStream(engine, options, label)
-    rate = await stream.start()
-    return StreamingResponse(_body(stream, rate, fmt), media_type=fmt.media_type,
-                             headers={"X-Sample-Rate": str(rate), **(headers or {})})
+                         slots: SynthesisSlots, headers: dict[str, str] | None = None) -> StreamingResponse:
+    """A chunked response of `fmt` audio; raises SynthesisError if the first segment fails, ApiError
+    BUSY if no synthesis slot is free."""
+    await slots.acquire()
+    stream = SegmentStream(engine, options, label, slots.run)
+    finish = release_once(slots, also=stream.cancelled.set)
+    try:
+        rate = await stream.start()
+    except BaseException:
+        finish()
+        raise
+    return _SlotHoldingResponse(_body(stream, rate, fmt), finish, media_type=fmt.media_type,
+                                headers={"X-Sample-Rate": str(rate), **(headers or {})})

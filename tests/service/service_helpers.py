@@ -1,7 +1,9 @@
 """Helpers shared by the service tests (imported by name: conftest puts this folder on sys.path)."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -32,3 +34,9 @@ def assert_envelope(response, code: int, status: int) -> dict:
     if code:
         assert body["message"], body
     return body
+
+
+def run_coroutine(coroutine):
+    """asyncio.run in a fresh thread: other tests (Playwright's sync API) may leave a loop running here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

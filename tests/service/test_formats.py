@@ -2,8 +2,6 @@
 `response_format`, and task results converted on download (`?format=`)."""
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import io
 import subprocess
@@ -12,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
-from service_helpers import assert_envelope, create_model
+from service_helpers import assert_envelope, create_model, run_coroutine
 
 from support.fake_engine import FakeEngine, expected_audio
 from support.tasks import settings_for, task_body, wait_status
@@ -24,10 +22,6 @@ RATE = 32000
 LOSSLESS = ("wav", "flac", "pcm")
 
 
-def run_coroutine(coroutine):
-    """asyncio.run in a fresh thread: other tests (Playwright's sync API) may leave a loop running here."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def tone(seconds: float = 0.5, hz: float = 330.0) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from service_helpers import assert_envelope
+from service_helpers import assert_envelope, run_coroutine
 
 from tts_service.app import create_app
 from tts_service.settings import Settings, from_args, parse_duration
@@ -85,7 +85,7 @@ def test_a_body_not_received_in_time_gets_408(tmp_path):
                 return await client.post("/voice-categories", content=stalled_body(),
                                          headers={"Content-Type": "application/json"})
 
-    response = anyio.run(post)
+    response = run_coroutine(post())
     assert_envelope(response, 3, 408)
     assert response.headers["connection"] == "close"
     assert not json.loads((tmp_path / "data" / "voice_categories.json").read_text())

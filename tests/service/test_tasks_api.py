@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from support.fake_engine import FakeEngine, expected_audio
 from support.tasks import get_task, read_all, settings_for, task_body, wait_running, wait_status, wait_until
 from tts_service.app import create_app
+from tts_service.envelope import BUSY
 from tts_service.tasks import retention
 
 SEGMENTS = 3
@@ -275,3 +276,55 @@ def test_start_up_completes_a_result_left_unmoved_by_a_crash(tmp_path):
     with running_app(tmp_path) as client:
         assert client.get("/voice-tasks/T1/audio", params={"user_id": "u1"}).content == expected
     assert sorted(p.name for p in final.parent.iterdir()) == ["T1.wav"]
+
+
+# --- limits: unfinished tasks in all and per user, record size (also run on Redis) ---------------------
+def assert_busy(reply) -> dict:
+    body = reply.json()
+    assert (reply.status_code, body["code"]) == (429, BUSY), (reply.status_code, body)
+    assert body["message"] and int(reply.headers["Retry-After"]) >= 1
+    assert body["data"]["retry_after"] == int(reply.headers["Retry-After"])
+    return body
+
+
+def test_per_user_limit_refuses_with_429_until_the_users_tasks_finish(tmp_path, hold):
+    with running_app(tmp_path, FakeEngine(segments=SEGMENTS, hold=hold), max_waiting_tasks_per_user=2) as client:
+        submit(client, task_body("u1", "一。", task_id="a1"))
+        wait_running(client, "a1", "u1")  # running counts as unfinished
+        submit(client, task_body("u1", "二。", task_id="a2"))
+        assert "2" in assert_busy(client.post("/voice-tasks", json=task_body("u1", "三。", task_id="a3")))["message"]
+        assert get_task(client, "a3", "u1") is None
+        submit(client, task_body("u2", "别人的。", task_id="b1"))  # another user still has room
+        hold.set()
+        for task_id, user in (("a1", "u1"), ("a2", "u1"), ("b1", "u2")):
+            wait_status(client, task_id, user)
+        submit(client, task_body("u1", "三。", task_id="a3"))  # finished tasks no longer count
+        wait_status(client, "a3", "u1")
+    assert set(read_all(tmp_path)) == {"a1", "a2", "a3", "b1"}
+
+
+def test_total_limit_counts_every_users_unfinished_tasks(tmp_path, hold):
+    with running_app(tmp_path, FakeEngine(segments=SEGMENTS, hold=hold), max_waiting_tasks=2) as client:
+        submit(client, task_body("u1", "一。", task_id="t1"))
+        wait_running(client, "t1", "u1")
+        submit(client, task_body("u2", "二。", task_id="t2"))
+        assert_busy(client.post("/voice-tasks", json=task_body("u3", "三。", task_id="t3")))
+        assert client.delete("/voice-tasks/t2", params={"user_id": "u2"}).json()["data"]["removed"] is True
+        submit(client, task_body("u3", "三。", task_id="t3"))  # a deleted waiting task frees its place
+        assert_busy(client.post("/voice-tasks", json=task_body("u4", "四。", task_id="t4")))
+        hold.set()
+        wait_status(client, "t1", "u1"), wait_status(client, "t3", "u3")
+        submit(client, task_body("u4", "四。", task_id="t4"))
+        wait_status(client, "t4", "u4")
+    assert set(read_all(tmp_path)) == {"t1", "t3", "t4"}
+
+
+def test_an_oversized_task_record_is_refused_and_not_stored(tmp_path):
+    with running_app(tmp_path, max_task_record_kb=1) as client:
+        reply = client.post("/voice-tasks", json=task_body("u1", "长" * 400, task_id="big"))  # 1.2 KB of text
+        body = reply.json()
+        assert (reply.status_code, body["code"]) == (413, 3) and "1 KiB" in body["message"], body
+        assert get_task(client, "big", "u1") is None
+        submit(client, task_body("u1", "短。", task_id="small"))
+        wait_status(client, "small", "u1")
+    assert set(read_all(tmp_path)) == {"small"}

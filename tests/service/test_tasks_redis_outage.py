@@ -124,6 +124,25 @@ def test_redis_restarted_empty_while_idle_health_degraded_then_ok(tmp_path, serv
         assert_done_with_result(client, tmp_path, "after", "恢复之后。")
 
 
+def test_the_task_api_answers_busy_while_redis_is_away(tmp_path, server):
+    """Submit, list, read and delete during an outage: 503, code 4 (busy) with Retry-After, no 500."""
+    with running_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
+        submit(client, "before", "停机之前。")
+        assert_done_with_result(client, tmp_path, "before", "停机之前。")
+        server.stop()
+        calls = [("post", "/voice-tasks", {"json": task_body("u1", "停机时。", task_id="during")}),
+                 ("get", "/voice-tasks", {"params": {"user_id": "u1"}}),
+                 ("get", "/voice-tasks/before", {"params": {"user_id": "u1"}}),
+                 ("delete", "/voice-tasks/before", {"params": {"user_id": "u1"}})]
+        for method, path, kwargs in calls:
+            reply = getattr(client, method)(path, **kwargs)
+            assert (reply.status_code, reply.json()["code"]) == (503, 4), (method, path, reply.text)
+            assert int(reply.headers["Retry-After"]) >= 1
+        server.start()
+        wait_until(lambda: health(client)["status"] == "ok")
+        assert client.get("/voice-tasks/before", params={"user_id": "u1"}).json()["code"] == 0
+
+
 def test_redis_paused_while_idle_then_resumed(tmp_path, server):
     with running_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
         queue = client.app.state.task_queue

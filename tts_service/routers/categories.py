@@ -6,6 +6,8 @@ from pydantic import BaseModel, Field
 
 from .. import deps
 from ..envelope import ok
+from ..limits import check_fields
+from ..settings import Settings
 from ..storage.categories import CategoryStore
 from ..storage.voice_models import VoiceModelStore
 
@@ -26,7 +28,9 @@ class CategoryEdit(BaseModel):
 
 @router.post("/voice-categories", summary="新增分类",
              description="data = the record. Duplicate id: code 2 (HTTP 409); missing id or name: code 3.")
-def create_category(body: CategoryCreate, store: CategoryStore = Depends(deps.categories)) -> dict:
+def create_category(body: CategoryCreate, settings: Settings = Depends(deps.settings),
+                    store: CategoryStore = Depends(deps.categories)) -> dict:
+    check_fields(body, settings.max_prompt_chars)  # the store's own caps on names are tighter still
     return ok(store.create(body.category_id, body.category_name, body.description))
 
 
@@ -39,7 +43,9 @@ def list_categories(store: CategoryStore = Depends(deps.categories),
 
 
 @router.patch("/voice-categories/{category_id}", summary="修改分类（重命名）")
-def rename_category(category_id: str, body: CategoryEdit, store: CategoryStore = Depends(deps.categories)) -> dict:
+def rename_category(category_id: str, body: CategoryEdit, settings: Settings = Depends(deps.settings),
+                    store: CategoryStore = Depends(deps.categories)) -> dict:
+    check_fields(body, settings.max_prompt_chars)
     return ok(store.rename(category_id, body.category_name, body.description))
 
 

@@ -13,6 +13,9 @@ from GPT_SoVITS.weights import WeightLoadError
 from .. import deps
 from ..engine import Engine, as_api_error
 from ..envelope import BAD_PARAM, ApiError, ok
+from ..limits import check_fields
+from ..schemas import is_file
+from ..settings import Settings
 
 router = APIRouter(tags=["其他"])
 WEIGHT_SUFFIXES = {".ckpt", ".pth"}
@@ -28,7 +31,7 @@ class SetModelBody(BaseModel):
 def _check_weight_file(path: str | None, field: str) -> str | None:
     if not path:
         return None
-    if Path(path).suffix.lower() not in WEIGHT_SUFFIXES or not Path(path).is_file():
+    if Path(path).suffix.lower() not in WEIGHT_SUFFIXES or not is_file(Path(path)):
         raise ApiError(BAD_PARAM, f"{field} 必须是已存在的 .ckpt/.pth 文件")
     return path
 
@@ -44,7 +47,9 @@ def _names_a_given_file(exc: SynthesisError, paths: list[str]) -> bool:
 @router.post("/set_model", summary="切换模型权重",
              description="先加载新权重，成功后再整体替换（进行中的合成用旧模型完成）；失败则保留旧模型。"
                          "成功后写入数据目录的 gweight.txt / sweight.txt，重启后仍然生效。")
-async def set_model(body: SetModelBody, engine: Engine = Depends(deps.engine)) -> dict:
+async def set_model(body: SetModelBody, engine: Engine = Depends(deps.engine),
+                    settings: Settings = Depends(deps.settings)) -> dict:
+    check_fields(body, settings.max_prompt_chars)
     gpt = _check_weight_file(body.gpt_model_path, "gpt_model_path")
     sovits = _check_weight_file(body.sovits_model_path, "sovits_model_path")
     if not gpt and not sovits:

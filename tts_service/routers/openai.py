@@ -27,9 +27,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from GPT_SoVITS.pipeline import SynthesisError
 
 from .. import deps, vocab
+from ..admission import SynthesisSlots
 from ..audio_formats import FORMATS, check_format, format_list
 from ..engine import Engine, as_api_error
-from ..envelope import BAD_PARAM, RESOURCE, ApiError
+from ..envelope import BAD_PARAM, BUSY, RESOURCE, ApiError
+from ..limits import TOO_LONG, over_limit
 from ..schemas import ChunkingFields, SynthesisRequest, resolve_options
 from ..settings import Settings
 from ..storage.ids import ID_PATTERN
@@ -85,6 +87,10 @@ def _voice_id(voice: str | dict[str, str]) -> str:
 
 def _check(req: SpeechRequest, settings: Settings, models: VoiceModelStore) -> str:
     """Everything a client can get wrong, each with its `param`; returns the voice id."""
+    longest = over_limit(req, settings.max_prompt_chars, exempt=("input",))  # first: messages quote values
+    if longest is not None:
+        raise _bad(f"{longest[0]} is {longest[1]} characters; at most {settings.max_prompt_chars}", longest[0],
+                   TOO_LONG)
     if req.model not in MODEL_IDS:
         raise _bad(f"model {req.model!r} does not exist; use one of {', '.join(MODEL_IDS)}", "model",
                    "model_not_found", 404)
@@ -92,7 +98,7 @@ def _check(req: SpeechRequest, settings: Settings, models: VoiceModelStore) -> s
         raise _bad("input is empty", "input", "empty_input")
     if len(req.input) > settings.max_text_chars:
         raise _bad(f"input is {len(req.input)} characters; at most {settings.max_text_chars}", "input",
-                   "string_above_max_length")
+                   TOO_LONG)
     if check_format(req.response_format) is None:
         raise _bad(f"response_format {req.response_format!r} is not supported; use one of {format_list()}",
                    "response_format")
@@ -115,10 +121,13 @@ def _check(req: SpeechRequest, settings: Settings, models: VoiceModelStore) -> s
              responses={200: {"content": {f.media_type: {} for f in FORMATS.values()},
                               "description": "audio, sent segment by segment (chunked)"},
                         400: {"description": "OpenAI error shape; `param` names the field"},
-                        404: {"description": "unknown voice or model"}})
+                        404: {"description": "unknown voice or model"},
+                        503: {"description": "busy: every synthesis slot taken (Retry-After), or weights "
+                                             "missing"}})
 async def create_speech(req: SpeechRequest, settings: Settings = Depends(deps.settings),
                         engine: Engine = Depends(deps.engine),
-                        models: VoiceModelStore = Depends(deps.voice_models)) -> StreamingResponse:
+                        models: VoiceModelStore = Depends(deps.voice_models),
+                        slots: SynthesisSlots = Depends(deps.synthesis_slots)) -> StreamingResponse:
     voice = _check(req, settings, models)
     fmt = check_format(req.response_format)
     base = SynthesisRequest(model_id=voice, text=req.input, text_language=req.language, how_to_cut=req.how_to_cut,
@@ -128,7 +137,7 @@ async def create_speech(req: SpeechRequest, settings: Settings = Depends(deps.se
     request_id = uuid.uuid4().hex[:12]
     try:
         return await streamed_audio(engine, options, fmt, f"speech {request_id} ({voice}, {fmt.name})",
-                                    headers={"X-Request-Id": request_id})
+                                    slots, headers={"X-Request-Id": request_id})
     except SynthesisError as exc:
         error = as_api_error(exc)
         if error.http_status == 400:
@@ -165,6 +174,7 @@ def list_voices(models: VoiceModelStore = Depends(deps.voice_models)) -> dict:
 # ---- errors in OpenAI's shape ------------------------------------------------------------------------
 _TYPES = {401: "invalid_request_error", 403: "invalid_request_error", 404: "invalid_request_error",
           409: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+BUSY_CODE = "server_busy"
 _CODES = {401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
           503: "model_not_loaded"}
 
@@ -179,6 +189,8 @@ def openai_error(envelope: dict, status: int) -> tuple[dict, int]:
     status = 400 if status == 422 else status
     kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
     code = data.get("code") or _CODES.get(status, "invalid_value" if status == 400 else None)
+    if envelope.get("code") == BUSY:  # at capacity (429/503 + Retry-After), not "model not loaded"
+        code = BUSY_CODE
     return {"error": {"message": envelope.get("message") or "request failed", "type": kind, "param": param,
                       "code": code}}, status
 

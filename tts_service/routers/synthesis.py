@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from GPT_SoVITS.pipeline import SynthesisError
 
 from .. import deps
+from ..admission import SynthesisSlots
 from ..audio_formats import FORMATS, AudioFormat, EncodingError, check_format, encode, format_list
 from ..engine import Engine, as_api_error
 from ..envelope import BAD_PARAM, FAILED, ApiError
@@ -30,9 +31,9 @@ def requested_format(name: str | None) -> AudioFormat:
     return fmt
 
 
-async def encoded(samples, rate: int, fmt: AudioFormat) -> bytes:
+async def encoded(samples, rate: int, fmt: AudioFormat, slots: SynthesisSlots) -> bytes:
     try:
-        return await run_in_threadpool(encode, samples, rate, fmt)
+        return await slots.run(encode, samples, rate, fmt)
     except EncodingError as exc:
         raise ApiError(FAILED, str(exc), 500) from exc
 
@@ -41,19 +42,26 @@ async def encoded(samples, rate: int, fmt: AudioFormat) -> bytes:
              responses={200: {"content": {f.media_type: {} for f in FORMATS.values()},
                               "description": "16-bit mono audio (WAV by default); whole, with header "
                               "X-Output-Url giving the saved copy under /output/direct/, or streamed"},
-                        503: {"description": "weights missing (code 1, the message names the files)"}})
+                        503: {"description": "weights missing (code 1, the message names the files), or "
+                                             "busy: every synthesis slot taken (code 4, Retry-After)"}})
 async def synthesize(req: DirectSynthesisRequest, settings: Settings = Depends(deps.settings),
                      engine: Engine = Depends(deps.engine),
-                     models: VoiceModelStore = Depends(deps.voice_models)) -> Response:
+                     models: VoiceModelStore = Depends(deps.voice_models),
+                     slots: SynthesisSlots = Depends(deps.synthesis_slots)) -> Response:
     fmt = requested_format(req.response_format)
     options = req.chunking(await run_in_threadpool(resolve_options, req, settings, models))
-    try:
-        if req.streamed:
-            return await streamed_audio(engine, options, fmt, f"synthesize {uuid.uuid4().hex[:12]} ({fmt.name})")
-        rate, samples = await run_in_threadpool(engine.synthesize, options)
-    except SynthesisError as exc:
-        raise as_api_error(exc) from exc
-    data = await encoded(samples, rate, fmt)
+    if req.streamed:
+        label = f"synthesize {uuid.uuid4().hex[:12]} ({fmt.name})"
+        try:
+            return await streamed_audio(engine, options, fmt, label, slots)
+        except SynthesisError as exc:
+            raise as_api_error(exc) from exc
+    async with slots.hold():  # the slot covers the encoding too: both are the heavy part
+        try:
+            rate, samples = await slots.run(engine.synthesize, options)
+        except SynthesisError as exc:
+            raise as_api_error(exc) from exc
+        data = await encoded(samples, rate, fmt, slots)
     # A unique name: the seed's per-second names let two calls overwrite each other.
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.{fmt.extension}"
     folder = settings.direct_output_dir

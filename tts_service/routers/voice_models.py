@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from .. import deps
 from ..envelope import ok, paged
+from ..limits import check_fields, check_text
 from ..settings import Settings
 from ..storage.uploads import read_upload
 from ..storage.voice_models import Upload, VoiceModelStore
@@ -20,6 +21,13 @@ CLIP_HELP = "reference clip, 3-10 s after decoding: WAV, MP3, FLAC, OGG (Vorbis/
 class CategoriesBody(BaseModel):
     categories: list[str] = Field(default_factory=list, description="category ids; [] clears them",
                                   examples=[["cat_news"]])
+
+
+def _check_texts(settings: Settings, **fields: str | list[str] | None) -> None:
+    """Every text field of the form, before any upload is read or anything is stored."""
+    for name, value in fields.items():
+        for item in value if isinstance(value, list) else [value]:
+            check_text(item, name, settings.max_prompt_chars)
 
 
 def _read(upload: UploadFile | None, field: str, settings: Settings) -> Upload | None:
@@ -44,6 +52,8 @@ def create_voice_model(
 ) -> dict:
     from ..envelope import BAD_PARAM, ApiError
 
+    _check_texts(settings, model_name=model_name, model_id=model_id, prompt_text=prompt_text,
+                 prompt_language=prompt_language, categories=categories)
     if gender is None:
         raise ApiError(BAD_PARAM, "缺少 gender")
     image = _read(avatar, "avatar", settings) or read_upload(None, "avatar", 0)
@@ -82,6 +92,7 @@ def edit_voice_model(
     settings: Settings = Depends(deps.settings),
     store: VoiceModelStore = Depends(deps.voice_models),
 ) -> dict:
+    _check_texts(settings, model_name=model_name, prompt_text=prompt_text, prompt_language=prompt_language)
     fields = {"model_name": model_name, "gender": gender, "prompt_text": prompt_text,
               "prompt_language": prompt_language}
     return ok(store.update(model_id, fields, _read(avatar, "avatar", settings), _read(refer_wav, "refer_wav", settings)))
@@ -96,5 +107,7 @@ def delete_voice_model(model_id: str, store: VoiceModelStore = Depends(deps.voic
 @router.post("/voice-models/{model_id}/categories", summary="设置音模分类",
              description="Replaces the model's categories; data = the updated record.")
 def set_voice_model_categories(model_id: str, body: CategoriesBody,
+                               settings: Settings = Depends(deps.settings),
                                store: VoiceModelStore = Depends(deps.voice_models)) -> dict:
+    check_fields(body, settings.max_prompt_chars)
     return ok(store.set_categories(model_id, body.categories))

@@ -24,7 +24,6 @@ from .json_store import JsonStore
 from .uploads import NORMALISED_CLIP, ClipDecoder, image_suffix, prepare_clip
 
 GENDERS = {1: "男", 2: "女"}
-MAX_PROMPT_TEXT = 1000
 
 
 @dataclass
@@ -139,7 +138,7 @@ class VoiceModelStore:
             "model_id": model_id,
             "model_name": clean_name(model_name, "model_name"),
             "gender": check_gender(gender),
-            "prompt_text": clean_text(prompt_text, "prompt_text", MAX_PROMPT_TEXT),
+            "prompt_text": clean_text(prompt_text, "prompt_text", self.settings.max_prompt_chars),
             "prompt_language": check_language(prompt_language or "all_zh"),
             "categories": clean_categories(categories),
             "created_at": now, "updated_at": now,
@@ -179,7 +178,7 @@ class VoiceModelStore:
         if fields.get("gender") is not None:
             changes["gender"] = check_gender(fields["gender"])
         if fields.get("prompt_text") is not None:
-            changes["prompt_text"] = clean_text(fields["prompt_text"], "prompt_text", MAX_PROMPT_TEXT)
+            changes["prompt_text"] = clean_text(fields["prompt_text"], "prompt_text", self.settings.max_prompt_chars)
         if fields.get("prompt_language") is not None:
             changes["prompt_language"] = check_language(fields["prompt_language"])
         if fields.get("categories") is not None:

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from GPT_SoVITS.pipeline import SynthesisOptions
 
+from ..envelope import busy, error_response
 from ..schemas import SynthesisRequest, resolve_options
 from . import retention
 from .backend import make_backend
+from .limits import TaskLimits
 from .logs import TaskLogs
 from .queue import TaskQueue
 from .router import router
 
 OUTPUT_SUBDIR = "tasks"  # result WAVs: output/tasks/<task_id>.wav
+STORE_AWAY_MESSAGE = "任务存储暂时不可用，请稍后重试"
+STORE_AWAY_RETRY_SECONDS = 5
+
+log = logging.getLogger("tts_service.tasks")
 
 
 class TaskResolver:
@@ -41,11 +49,24 @@ def build_queue(app: FastAPI) -> TaskQueue:
     settings = app.state.settings
     return TaskQueue(make_backend(settings), TaskLogs(settings.logs_dir), settings.output_dir / OUTPUT_SUBDIR,
                      resolve=app.state.task_resolver, get_engine=lambda: app.state.engine,
-                     workers=settings.task_workers, max_attempts=settings.task_max_attempts)
+                     workers=settings.task_workers, max_attempts=settings.task_max_attempts,
+                     limits=TaskLimits.from_settings(settings))
+
+
+async def _store_away(request: Request, exc: Exception) -> JSONResponse:
+    """The task store (Redis) did not answer: a request may succeed once it is back, so code BUSY and
+    503 with Retry-After, never a 500 with a stack trace (the workers ride the outage out themselves)."""
+    log.warning("%s %s: task store unreachable (%s)", request.method, request.url.path, type(exc).__name__)
+    refusal = busy(STORE_AWAY_MESSAGE, 503, STORE_AWAY_RETRY_SECONDS)
+    return error_response(refusal.code, refusal.message, refusal.http_status, refusal.data, refusal.headers)
 
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    if app.state.settings.redis_url:
+        import redis
+
+        app.add_exception_handler(redis.RedisError, _store_away)
     app.state.task_resolver = TaskResolver(app)
     if hasattr(app.state, "health_extras"):
         app.state.health_extras["tasks"] = lambda: app.state.task_queue.health()

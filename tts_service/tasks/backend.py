@@ -48,6 +48,12 @@ class TaskBackend(ABC):
     def entries(self) -> list[dict]:
         """Every task (for retention, health and tests)."""
 
+    def count_unfinished(self, user_id: str) -> tuple[int, int]:
+        """(waiting or running tasks in all, those of `user_id`): what the submission limits count.
+        Backends override this with something cheaper than reading every entry."""
+        live = [e for e in self.entries() if e["status"] in ("wait", "run")]
+        return len(live), sum(1 for e in live if e["user_id"] == user_id)
+
     @abstractmethod
     def claim(self, task_id: str) -> dict | None:
         """wait -> run with one more attempt; None if the task is gone or not waiting."""

@@ -29,6 +29,7 @@ from GPT_SoVITS.pipeline import CancelledError, SynthesisError, SynthesisOptions
 from ..envelope import ApiError
 from . import files
 from .backend import TaskBackend
+from .limits import TaskLimits
 from .logs import TaskLogs
 from .record import (CANCELLED, CANCELLED_MESSAGE, DONE, ERROR, FAILED, RUN, WAIT, new_entry,
                      progress_percent, result_url)
@@ -43,8 +44,8 @@ Resolve = Callable[[dict], SynthesisOptions]  # the stored request fields -> opt
 class TaskQueue:
     def __init__(self, backend: TaskBackend, logs: TaskLogs, output_dir: Path, *, resolve: Resolve,
                  get_engine: Callable[[], Any], workers: int = 1, max_attempts: int = 3,
-                 retry_delays: tuple[float, float] | None = None):
-        self.backend, self.logs = backend, logs
+                 retry_delays: tuple[float, float] | None = None, limits: TaskLimits = TaskLimits()):
+        self.backend, self.logs, self.limits = backend, logs, limits
         self.output_dir = Path(output_dir)
         self.resolve, self.get_engine = resolve, get_engine
         self.workers, self.max_attempts = max(1, workers), max(1, max_attempts)
@@ -52,6 +53,9 @@ class TaskQueue:
         self._tasks: list[asyncio.Task] = []
         self._executor: ThreadPoolExecutor | None = None
         self._gate = threading.Lock()  # claim vs delete: a task is either taken or removed, never both
+        # Count and create as one step, so concurrent submissions cannot pass a limit together. Within
+        # this process; other processes sharing Redis may each add one more at the same instant.
+        self._admit = threading.Lock()
         self._cancelled: set[str] = set()
         self._running: dict[str, dict] = {}
         self._stopping = threading.Event()
@@ -149,8 +153,10 @@ class TaskQueue:
 
     # --- API side -------------------------------------------------------------------------------
     async def submit(self, user_id: str, task_id: str, request: dict) -> dict | None:
-        """Store and queue a new task; None if the task_id is taken (by anyone)."""
+        """Store and queue a new task; None if the task_id is taken (by anyone). ApiError if the entry is
+        too large (code 3, 413) or the queue holds too many unfinished tasks (code BUSY, 429)."""
         entry = new_entry(task_id, user_id, request)
+        self.limits.check_record(entry)
         if task_id in self._running:  # a deleted task of that id is still winding down
             return None
         if not await asyncio.to_thread(self._create, entry):
@@ -160,8 +166,12 @@ class TaskQueue:
         return entry
 
     def _create(self, entry: dict) -> bool:
-        if not self.backend.create(entry):
-            return False
+        with self._admit:
+            if self.backend.get(entry["task_id"]) is not None:  # taken: 409 rather than 429
+                return False
+            self.limits.check_room(*self.backend.count_unfinished(entry["user_id"]))
+            if not self.backend.create(entry):
+                return False
         self.logs.write(entry["task_id"], f"wait user_id={entry['user_id']} model_id={entry.get('model_id')} "
                                           f"text_len={len(entry.get('text') or '')}")
         return True

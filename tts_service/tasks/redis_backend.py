@@ -269,6 +269,15 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
         self.sync_epoch()
         return self._read_many(self.r.zrange(self.key("all"), 0, -1))
 
+    def count_unfinished(self, user_id: str) -> tuple[int, int]:
+        """From the indexes, reading no entry: `live` holds exactly the waiting and running ids. (SINTER,
+        not SINTERCARD, which needs Redis 7; the user's live ids are few, bounded by the per-user limit.)"""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.scard(self.key("live"))
+        pipe.sinter([self.key("live"), self.key("user", user_id)])
+        total, mine = pipe.execute()
+        return int(total), len(mine)
+
     # --- changes --------------------------------------------------------------------------------
     def _order(self, entry: dict) -> float:
         """A task's place in the queue: the score it got at submission (kept in the `all` index)."""

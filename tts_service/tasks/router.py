@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, Response
 
 from ..audio_formats import EncodingError, check_format, encode, format_list
 from ..envelope import BAD_PARAM, FAILED, RESOURCE, ApiError, ok, paged
+from ..limits import check_fields
 from ..storage.ids import check_id, check_user_id
 from .queue import TaskQueue
 from .record import DONE, new_task_id
@@ -74,6 +75,7 @@ def list_tasks(request: Request, user_id: str | None = None, ids: str | None = N
 
 @router.post("/query", summary="批量查询任务（JSON）")
 def query_tasks(body: TaskQueryRequest, request: Request) -> dict:
+    check_fields(body, request.app.state.settings.max_prompt_chars)
     ids = [tid.strip() for tid in body.task_ids if tid and tid.strip()]
     return _listing(task_queue(request), _user(body.user_id), ids, body.page, body.page_size)
 

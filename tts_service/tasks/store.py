@@ -102,6 +102,11 @@ class FileTaskStore(TaskBackend):
         with self._lock:
             return [copy.deepcopy(e) for e in self._entries.values()]
 
+    def count_unfinished(self, user_id: str) -> tuple[int, int]:
+        with self._lock:  # the mirror, without copying entries
+            live = [e["user_id"] for e in self._entries.values() if e["status"] in LIVE]
+        return len(live), live.count(user_id)
+
     # --- changes --------------------------------------------------------------------------------
     def create(self, entry: dict) -> bool:
         with self._lock:
