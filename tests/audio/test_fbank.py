@@ -17,7 +17,7 @@ from GPT_SoVITS.audio.sv_resample import resample
 
 # The golden README's suggested check (about 10-20x the reference's own float32 noise).
 ATOL_FBANK = 3e-3
-SV_FOLDERS = [name for name in model_subdirs(".") if name in {"sv_tiny", "sv"}]
+SV_FOLDERS = model_subdirs(".", only={"sv_tiny", "sv"})
 
 @pytest.mark.parametrize("folder", SV_FOLDERS)
 def test_fbank_matches_reference(folder: str) -> None:

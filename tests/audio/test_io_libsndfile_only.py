@@ -2,7 +2,6 @@
 demuxer) would follow an HLS playlist posing as a clip to the files it names."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import warnings
 
@@ -12,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from GPT_SoVITS.audio.io import load_librosa
+from support.required import need_tool
 
 
 @pytest.fixture
@@ -34,10 +34,9 @@ def test_same_samples_as_librosa_on_a_wav(speech):
 
 
 def test_playlist_posing_as_a_clip_is_not_followed(speech, tmp_path):
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed (the fallback it would feed is then absent too)")
+    need_tool("ffmpeg")  # makes the secret file; without it the fallback it would feed is absent too
     secret = tmp_path / "secret.mp3"  # an extension HLS accepts for a segment
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(speech), str(secret)], check=True)
+    subprocess.run([need_tool("ffmpeg"), "-v", "error", "-y", "-i", str(speech), str(secret)], check=True)
     playlist = tmp_path / "refer.wav"
     playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4.0,\nfile://{secret}\n#EXT-X-ENDLIST\n")
     with warnings.catch_warnings():

@@ -9,35 +9,43 @@ from pathlib import Path
 
 import httpx
 
-from support.processes import free_port, stop, wait_healthy
+from support.processes import stop, wait_healthy, wait_listening
 
 REPO = Path(__file__).resolve().parents[2]
 API_KEY = "browser-test-key"
 
 
 class ApiServer:
-    """`python3 api_ms.py` on 127.0.0.1 with its own data dir and weight paths that do not exist."""
+    """`python3 api_ms.py` on 127.0.0.1 (a port it binds itself, read from its log) with its own data
+    dir and weight paths that do not exist."""
 
     def __init__(self, data_dir: Path, *extra: str):
-        self.data_dir, self.port = data_dir, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.port: int | None = None
         nowhere = data_dir.parent / "no-weights"
         flags = [f"--{name}" for name in ("gpt-path", "sovits-path", "cnhubert-base-path", "bert-path", "sv-path")]
         weights = [item for flag in flags for item in (flag, str(nowhere / flag.strip("-")))]
-        self.log_path = data_dir.parent / f"api-{self.port}.log"
+        self.log_path = data_dir.parent / f"api-{data_dir.name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TTS_")} | {"GLOG_v": "3"}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", str(self.port),
+                [sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", "0",
                  "--data-dir", str(data_dir), *weights, *extra],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
 
+    @property
+    def url(self) -> str:
+        assert self.port is not None, "wait() first"
+        return f"http://127.0.0.1:{self.port}"
+
     def wait(self, timeout: float = 60.0) -> "ApiServer":
+        self.port = wait_listening(self.proc, self.log_path, 0, timeout)
         wait_healthy(self.proc, self.url, self.log_path, timeout)
         return self
 
     def stop(self) -> None:
         stop(self.proc)
+
 
 def add_model_by_api(url: str, media: dict, model_id: str, name: str, headers: dict | None = None,
                      categories: list[str] = ()) -> None:

@@ -2,20 +2,20 @@
 subprocesses on free ports, real media (a PNG, espeak-ng speech cut to length with sox), and a
 screenshot folder (tests/artifacts/, which ignores itself).
 
-Chromium is never downloaded: without /usr/bin/chromium (or the playwright package) the tests skip
-with the reason, except on CI (`CI=true`), where that is a failure.
+Chromium is never downloaded: without /usr/bin/chromium (or the playwright package, espeak-ng, sox)
+the tests skip with the reason, or fail where the run must not skip (CI, TESTS_NO_SKIP=1, --no-skip:
+support/required.py).
 """
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from admin_page_helpers import API_KEY, ApiServer
+from support.required import missing, need_tool
 from support.task_server import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,20 +26,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SPEECH = "今天天气真不错，我们一起去公园散步吧。欢迎使用语音合成服务，祝你有美好的一天。"
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; CI must run the browser tests (tests/run.sh installs chromium)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+        missing(f"Chromium at {CHROMIUM}", "apt-get install chromium (bash tests/run.sh installs it, as root or with sudo)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements.txt)")
+        missing("the playwright package", "pip install -r requirements.txt (bash tests/run.sh does it)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -66,8 +60,7 @@ def servers(tmp_path_factory):
 def media(tmp_path_factory) -> dict[str, Path]:
     """avatar.png, a 5 s speech clip and a 2 s one (too short for the 3-10 s rule)."""
     for tool in ("espeak-ng", "sox"):
-        if shutil.which(tool) is None:
-            _unavailable(f"{tool} is not installed (tests/run.sh installs it)")
+        need_tool(tool)
     from PIL import Image
 
     folder = tmp_path_factory.mktemp("media")

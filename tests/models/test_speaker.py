@@ -25,7 +25,7 @@ ATOL_WAV16K = 1e-5
 ATOL_EMBEDDING = 1e-3
 ATOL_STAGE_MEAN = 1e-3
 
-SV_FOLDERS = [name for name in model_subdirs(".") if name in {"sv_tiny", "sv"}]
+SV_FOLDERS = model_subdirs(".", only={"sv_tiny", "sv"})
 _verifiers: dict[str, SpeakerVerifier] = {}
 
 

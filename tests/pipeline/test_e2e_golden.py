@@ -4,23 +4,16 @@ Every argument, path and expected array comes from `e2e/meta.json` and `e2e/gold
 """
 from __future__ import annotations
 
-import posixpath
-
 import numpy as np
 import pytest
 
-from golden_data import model_file, model_meta
+from golden_data import e2e_file, model_file, model_meta
 
 pytestmark = pytest.mark.slow
 
 
 def _e2e_path(relative_to_e2e: str, inside: str | None = None) -> str:
-    """meta.json names files relative to the e2e folder (e.g. ../gpt/v2/model.ckpt); for a model folder,
-    `inside` names a file it must hold (the repository copy of a folder may lack its large weights)."""
-    relative = posixpath.normpath(posixpath.join("e2e", relative_to_e2e))
-    if inside is None:
-        return str(model_file(relative))
-    return str(model_file(f"{relative}/{inside}").parent)
+    return str(e2e_file(relative_to_e2e, inside))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from golden_data import REPO_ROOT, model_file, model_meta
+from golden_data import REPO_ROOT, e2e_file, model_file, model_meta
+from support.real_server import e2e_weight_args
 
 pytestmark = pytest.mark.slow
 
@@ -19,20 +20,21 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 
-def weight_flags() -> list[str]:
-    return ["--gpt-path", str(model_file("gpt/v2/model.ckpt")), "--sovits-path", str(model_file("sovits/v2/model.pth")),
-            "--cnhubert-base-path", str(model_file("hubert/chinese-hubert-base/pytorch_model.bin").parent),
-            "--bert-path", str(model_file("bert/chinese-roberta-wwm-ext-large/pytorch_model.bin").parent)]
+def e2e_flags(meta: dict) -> list[str]:
+    """Every input of the golden run as a command-line flag, from `e2e/meta.json`."""
+    args = meta["get_tts_wav_args"]
+    flags = ["--ref", str(e2e_file(meta["ref_wav"])), "--prompt-text", meta["prompt_text"],
+             "--text", meta["target_text"], "--noise-scale", "0"]  # meta: the golden run patched it to 0
+    for name in ("prompt_language", "text_language", "how_to_cut", "top_k", "top_p", "temperature", "speed",
+                 "pause_second"):
+        flags += ["--" + name.replace("_", "-"), str(args[name])]
+    return flags
 
 
 def test_cli_writes_the_reference_waveform(tmp_path: Path):
     meta = model_meta("e2e")
-    args = meta["get_tts_wav_args"]
     out = tmp_path / "out.wav"
-    result = run_cli("--ref", str(model_file("sovits/v2/ref.wav")), "--prompt-text", meta["prompt_text"],
-                     "--text", meta["target_text"], "--out", str(out), "--top-k", str(args["top_k"]),
-                     "--top-p", str(args["top_p"]), "--temperature", str(args["temperature"]),
-                     "--noise-scale", "0", "--how-to-cut", args["how_to_cut"], *weight_flags())
+    result = run_cli(*e2e_flags(meta), "--out", str(out), *e2e_weight_args())
     assert result.returncode == 0, result.stderr[-2000:]
     audio, rate = sf.read(out, dtype="int16")
     assert rate == meta["output"]["sampling_rate"]
@@ -43,7 +45,7 @@ def test_cli_writes_the_reference_waveform(tmp_path: Path):
 
 
 def test_cli_names_missing_weights(tmp_path: Path):
-    result = run_cli("--ref", str(model_file("sovits/v2/ref.wav")), "--text", "你好。", "--out",
+    result = run_cli("--ref", str(e2e_file(model_meta("e2e")["ref_wav"])), "--text", "你好。", "--out",
                      str(tmp_path / "x.wav"), "--gpt-path", str(tmp_path / "nope.ckpt"))
     assert result.returncode == 1
     assert "nope.ckpt" in result.stderr and "gpt_path" in result.stderr

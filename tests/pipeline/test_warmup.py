@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # noqa: F811
-    from GPT_SoVITS.pipeline.warmup import LATER_TEXTS, WARM_TEXT
+    from GPT_SoVITS.models.gpt.compiled import bucketed
+    from GPT_SoVITS.pipeline.warmup import LATER_CAPACITIES, LATER_TEXTS, WARM_CAPACITIES, WARM_TEXT
+    from GPT_SoVITS.runtime import compiled_decoding
 
     with caplog.at_level(logging.WARNING, logger="GPT_SoVITS.pipeline.warmup"):
         timings = synthesizer.warm_up()
@@ -27,7 +29,11 @@ def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # no
     assert set(later) == ({f"text.{language}" for _, language in LATER_TEXTS} | {"bert.compile", "gpt.compile"}
                           | {f"sovits.compile.{size}_frames" for size in generator.graph_sizes()})
     assert generator.ready
-    assert all(seconds >= 0 for seconds in [*timings.values(), *later.values()])
+    # Every decoding-step graph the warm-up names is built (what a first request would otherwise wait for).
+    compiled = synthesizer.models.gpt.model._compiled
+    assert (compiled is not None) == compiled_decoding()
+    if compiled is not None:
+        assert {bucketed(c) for c in WARM_CAPACITIES + LATER_CAPACITIES} <= set(compiled._graphs)
 
 
 def test_synthesis_after_warm_up_matches_reference(synthesizer, meta, golden):  # noqa: F811

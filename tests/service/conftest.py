@@ -1,11 +1,13 @@
 """Fixtures for the service tests: a fresh data dir per test, real speech clips made with espeak-ng
-and sox, a real PNG, and a snapshot of everything a refused request must leave untouched."""
+and sox, a real PNG, and a snapshot of everything a refused request must leave untouched.
+
+Without espeak-ng, sox or ffmpeg the tests that need real clips skip, or fail where the run must not
+skip (CI, TESTS_NO_SKIP=1, --no-skip: support/required.py), naming the tool and its package."""
 from __future__ import annotations
 
 import io
-import sys
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,19 +18,16 @@ from tts_service.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from support.required import need_tool  # noqa: E402
+
 SPEECH = "今天天气真不错，我们一起去公园散步吧。欢迎使用语音合成服务，祝你有美好的一天。"
-
-
-def _need(tool: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"{tool} is not installed (tests/run.sh installs it)")
 
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     """Speech clips of exact lengths: 5 s (wav and mp3), 2.9 s and 10.1 s (outside the 3-10 s rule)."""
     for tool in ("espeak-ng", "sox", "ffmpeg"):
-        _need(tool)
+        need_tool(tool)
     folder = tmp_path_factory.mktemp("clips")
     speech = folder / "speech.wav"
     subprocess.run(["espeak-ng", "-v", "zh", "-w", str(speech), SPEECH], check=True)

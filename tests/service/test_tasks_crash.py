@@ -1,5 +1,7 @@
 """The real server in a subprocess: kill -9 in the middle of a run, start again, nothing lost or doubled;
-then many clients at once against one server. The engine is the slow test double (no models)."""
+then many clients at once against one server. The engine is the slow test double (no models); where a
+test must act while a task runs, the task is held after its first segment (a hold file) instead of
+hoping the kill lands inside a fraction of a second."""
 from __future__ import annotations
 
 import io
@@ -40,13 +42,13 @@ def fetch(client: httpx.Client, task_id: str, user_id: str = "u1") -> dict | Non
 def test_kill_9_mid_run_then_restart_loses_and_doubles_nothing(tmp_path):
     data = prepared_dir(tmp_path)
     ids = [f"c{i}" for i in range(5)]
-    server = ServerProcess(data, segments=SEGMENTS, delay=0.25).start()
+    server = ServerProcess(data, segments=SEGMENTS, delay=0.02, hold_file=tmp_path / "never").start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as client:
             for task_id in ids:
                 assert client.post("/voice-tasks", json=body(task_id)).json()["code"] == 0
-            # Wait until the first task is half way, so the kill lands inside a synthesis.
-            wait_until(lambda: (fetch(client, "c0") or {}).get("segments_done", 0) >= 2)
+            # The first task is held after its first segment: the kill lands inside its synthesis.
+            wait_until(lambda: (fetch(client, "c0") or {}).get("segments_done", 0) >= 1)
             server.kill()
     finally:
         server.kill()
@@ -82,8 +84,9 @@ def test_kill_9_mid_run_then_restart_loses_and_doubles_nothing(tmp_path):
 
 def test_a_task_that_keeps_crashing_the_server_ends_interrupted(tmp_path):
     data = prepared_dir(tmp_path)
-    for attempt in (1, 2):
-        server = ServerProcess(data, segments=SEGMENTS, delay=0.1, max_attempts=2).start()
+    for attempt in (1, 2):  # each start runs it up to the hold, and dies there
+        server = ServerProcess(data, segments=SEGMENTS, delay=0.02, max_attempts=2,
+                               hold_file=tmp_path / "never").start()
         try:
             with httpx.Client(base_url=server.url, timeout=10) as client:
                 if attempt == 1:
@@ -92,7 +95,7 @@ def test_a_task_that_keeps_crashing_the_server_ends_interrupted(tmp_path):
                            and fetch(client, "crashy")["segments_done"] >= 1)
         finally:
             server.kill()
-    server = ServerProcess(data, segments=SEGMENTS, delay=0.1, max_attempts=2).start()
+    server = ServerProcess(data, segments=SEGMENTS, delay=0.02, max_attempts=2).start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as client:
             task = fetch(client, "crashy")
@@ -153,7 +156,7 @@ def test_many_clients_submitting_polling_and_deleting_at_once(tmp_path):
 
 def test_a_clean_shutdown_puts_the_running_task_back_without_using_an_attempt(tmp_path):
     data = prepared_dir(tmp_path)
-    server = ServerProcess(data, segments=SEGMENTS, delay=0.2).start()
+    server = ServerProcess(data, segments=SEGMENTS, delay=0.02, hold_file=tmp_path / "never").start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as client:
             client.post("/voice-tasks", json=body("gentle"))

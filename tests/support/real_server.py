@@ -1,6 +1,7 @@
-"""Run `python3 api_ms.py` (the product, real pipeline) on 127.0.0.1 and a free port, for tests.
+"""Run `python3 api_ms.py` (the product, real pipeline) on 127.0.0.1 and a port of its own, for tests.
 
-`golden_weight_args("v2")` gives the flags that point the service at the small golden weights.
+`golden_weight_args("v2")` gives the flags that point the service at the small golden weights;
+`e2e_weight_args()` those of the end-to-end golden run (`e2e/meta.json` names its models).
 """
 from __future__ import annotations
 
@@ -12,29 +13,48 @@ from pathlib import Path
 
 import httpx
 
-from golden_data import model_file
-from support.processes import free_port, log_tail, stop, wait_healthy
+from golden_data import e2e_file, model_file, model_meta
+from support.processes import log_size, log_tail, stop, wait_healthy, wait_listening
 
 REPO = Path(__file__).resolve().parents[2]
+HF_WEIGHTS = "pytorch_model.bin"  # the file that locates a HuggingFace folder of the golden set
+
+
+def _e2e_models() -> dict[str, Path]:
+    """The end-to-end golden run's models by the service's flag, as `e2e/meta.json` names them."""
+    models = model_meta("e2e")["models"]
+    return {"--gpt-path": e2e_file(models["gpt"]), "--sovits-path": e2e_file(models["sovits"]),
+            "--cnhubert-base-path": e2e_file(models["hubert"], inside=HF_WEIGHTS),
+            "--bert-path": e2e_file(models["bert"], inside=HF_WEIGHTS)}
+
+
+def _flags(paths: dict[str, Path]) -> list[str]:
+    return [item for flag, path in paths.items() for item in (flag, str(path))]
+
+
+def e2e_weight_args() -> list[str]:
+    """Flags for exactly the models of the end-to-end golden run."""
+    return _flags(_e2e_models())
 
 
 def golden_weight_args(sovits_version: str = "v2", gpt_version: str = "v2") -> list[str]:
-    """Flags for the golden tiny models (the HF folders are found where their big weight file lives)."""
-    return [
-        "--gpt-path", str(model_file(f"gpt/{gpt_version}/model.ckpt")),
-        "--sovits-path", str(model_file(f"sovits/{sovits_version}/model.pth")),
-        "--cnhubert-base-path", str(model_file("hubert/chinese-hubert-base/pytorch_model.bin").parent),
-        "--bert-path", str(model_file("bert/chinese-roberta-wwm-ext-large/pytorch_model.bin").parent),
-    ]
+    """Flags for the golden tiny models: these GPT and SoVITS folders, with the e2e run's HuBERT and BERT."""
+    return _flags(_e2e_models() | {"--gpt-path": model_file(f"gpt/{gpt_version}/model.ckpt"),
+                                   "--sovits-path": model_file(f"sovits/{sovits_version}/model.pth")})
 
 
 class RealServer:
     def __init__(self, data_dir: Path, args: list[str]):
-        self.data_dir, self.port = Path(data_dir), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = Path(data_dir)
+        self.port: int | None = None  # bound by the server itself (--port 0), read from its log
         self.args = args
-        self.log_path = self.data_dir.parent / f"api_ms-{self.port}.log"
+        self.log_path = self.data_dir.parent / f"api_ms-{self.data_dir.name}.log"
         self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None, "the server is not started"
+        return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> "RealServer":
         return self.start()
@@ -43,12 +63,14 @@ class RealServer:
         self.stop()
 
     def start(self, timeout: float = 120.0) -> "RealServer":
+        offset = log_size(self.log_path)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", str(self.port),
+                [sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", "0",
                  "--data-dir", str(self.data_dir), "--device-target", "CPU", *self.args],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GLOG_v": "3"})
         try:
+            self.port = wait_listening(self.proc, self.log_path, offset, timeout)
             wait_healthy(self.proc, self.url, self.log_path, timeout)
         except RuntimeError:
             self.stop()

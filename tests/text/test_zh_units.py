@@ -13,7 +13,8 @@ OPENCPOP = SHARED / "refdata" / "opencpop-strict.txt"
 
 def test_pinyin_rule_reproduces_every_line_of_the_reference_table():
     if not OPENCPOP.exists():
-        skip_or_fail(f"reference pinyin table missing: {OPENCPOP}")
+        skip_or_fail(f"the reference's pinyin table {OPENCPOP}",
+                     f"opencpop-strict.txt from GPT-SoVITS's GPT_SoVITS/text/ in {OPENCPOP.parent}")
     lines = [line.rstrip("\n").split("\t") for line in OPENCPOP.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(lines) > 400
     wrong = [(syllable, phones, " ".join(pinyin_to_phones(syllable))) for syllable, phones in lines

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from golden_data import model_file, model_meta, model_subdirs
+from support.required import need_path
 from GPT_SoVITS.weights import (
     WeightLoadError,
     load_gpt_checkpoint,
@@ -224,8 +225,7 @@ print(json.dumps({"error": error, "peak_growth_kib": peak_kib() - before}))
 @pytest.mark.parametrize("bomb", ["stride 0 bfloat16", "zip bomb"])
 def test_bombs_are_refused_before_anything_is_allocated(tmp_path, bomb):
     """In a fresh process: the peak resident memory after the refusal against the peak after the imports."""
-    if not Path("/proc/self/status").is_file():
-        pytest.skip("reads the peak resident memory from /proc (Linux)")
+    need_path(Path("/proc/self/status"), "the peak resident memory in /proc", "run the tests on Linux")
     if bomb == "zip bomb":
         path = _zip_bomb(tmp_path / "bomb.pth")
     else:

@@ -72,6 +72,8 @@ class SpeechRequest(ChunkingFields):
     top_k: int = Field(SynthesisRequest.model_fields["top_k"].default, ge=1, le=100)
     top_p: float = Field(SynthesisRequest.model_fields["top_p"].default, gt=0, le=1)
     temperature: float = Field(SynthesisRequest.model_fields["temperature"].default, gt=0, le=2)
+    noise_scale: float = Field(SynthesisRequest.model_fields["noise_scale"].default, ge=0, le=1,
+                               description="SoVITS prior noise (0: deterministic, the reference run's golden setting)")
 
 
 def _bad(message: str, param: str | None, code: str = "invalid_value", status: int = 400) -> ApiError:
@@ -131,7 +133,8 @@ async def create_speech(req: SpeechRequest, settings: Settings = Depends(deps.se
     voice = _check(req, settings, models)
     fmt = check_format(req.response_format)
     base = SynthesisRequest(model_id=voice, text=req.input, text_language=req.language, how_to_cut=req.how_to_cut,
-                            top_k=req.top_k, top_p=req.top_p, temperature=req.temperature, seed=req.seed)
+                            top_k=req.top_k, top_p=req.top_p, temperature=req.temperature,
+                            noise_scale=req.noise_scale, seed=req.seed)
     options = await run_in_threadpool(resolve_options, base, settings, models)
     options = req.chunking(dataclasses.replace(options, speed=req.speed))  # speed: OpenAI's range, beyond 0.5-2
     request_id = uuid.uuid4().hex[:12]

@@ -18,10 +18,10 @@ from .clip_decoding import (CLIP_DECODE_MESSAGE, CLIP_SAMPLE_RATE, DECODE_SECOND
                             MIN_CLIP_SECONDS, ClipDecoder, decode_clip)
 
 CLIP_RANGE_MESSAGE = "参考音频需在 3~10 秒范围内"
-# Suffixes an uploaded clip keeps when stored; anything else is stored as .bin so that it is never
-# served back as HTML or script from /audio.
-AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm",
-                  ".aif", ".aiff", ".amr", ".mp4"}
+# Suffixes an uploaded clip keeps when stored (those of the formats clip_decoding accepts); anything
+# else is stored as .bin so that it is never served back as HTML or script from /audio.
+AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".mka",
+                  ".aif", ".aiff", ".mp4"}
 IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp"}
 _CHUNK = 1 << 16
 

@@ -197,7 +197,10 @@ class TaskQueue:
                 return {"removed": False, "cancelled": False}
             if entry["status"] == RUN:
                 self._cancelled.add(task_id)
-                final = self.backend.finish(task_id, ERROR, reason=CANCELLED, error=CANCELLED_MESSAGE)
+                # The worker may see the flag and end the task as cancelled before this does: then
+                # this finish finds it final and the answer shows the worker's record.
+                final = (self.backend.finish(task_id, ERROR, reason=CANCELLED, error=CANCELLED_MESSAGE)
+                         or self.backend.get(task_id))
                 self.logs.write(task_id, f"cancelled by the client at {entry['segments_done']}/"
                                          f"{entry['total_segments']} segments")
                 return {"removed": False, "cancelled": True, "task": final}
