@@ -56,9 +56,11 @@ def test_engine_status_says_which_weights_every_version_needs(tmp_path):
 def test_a_pro_model_without_its_verifier_is_named_with_the_services_flag(tmp_path):
     """The SoVITS file says it needs the speaker verifier only once read; the message then names the path
     it was looked for (shown relative) and the flag that sets it, like the others."""
-    from golden_data import model_file, model_meta
+    from golden_data import model_file, model_meta, model_subdirs
 
-    pro = next(name for name in ("v2Pro", "v2ProPlus") if (model_file("sovits") / name).is_dir())
+    from GPT_SoVITS.versions import PRO
+
+    pro = model_subdirs("sovits", only=set(PRO))[0]
     folder = lambda group, name: str(model_file(f"{group}/{name}/config.json").parent)  # noqa: E731
     sv = tmp_path / "sv" / "absent-verifier.ckpt"
     engine = Engine(Settings(

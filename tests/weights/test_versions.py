@@ -7,7 +7,7 @@ import pytest
 
 from golden_data import model_file, model_meta, model_subdirs
 from GPT_SoVITS.pipeline import ModelPaths, WeightsMissingError
-from GPT_SoVITS.versions import VERSIONS, WEIGHT_FILES
+from GPT_SoVITS.versions import PRO, VERSIONS, WEIGHT_FILES
 from GPT_SoVITS.weights import load_sovits_checkpoint
 
 SOVITS = model_subdirs("sovits")
@@ -42,7 +42,7 @@ def _golden_paths(sovits: str, speaker_verifier: str | None) -> ModelPaths:
                       speaker_verifier=speaker_verifier)
 
 
-@pytest.mark.parametrize("name", [n for n in SOVITS if VERSIONS[model_meta(f"sovits/{n}")["hps"]["model"]["version"]].pro])
+@pytest.mark.parametrize("name", model_subdirs("sovits", only=set(PRO)))
 def test_a_pro_model_without_its_verifier_names_the_file_where_it_was_looked_for(tmp_path, name):
     from GPT_SoVITS.pipeline.models import load_models
 
