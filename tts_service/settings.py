@@ -17,15 +17,11 @@ from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PRETRAINED = "GPT_SoVITS/pretrained_models"
+from GPT_SoVITS.versions import default_paths
 
-# The reference's public file names (GPT-SoVITS config.py / inference_webui.py), v2 base models.
-DEFAULT_GPT = f"{PRETRAINED}/gsv-v2final-pretrained/s1bert25hz-5kh-longer-epoch=12-step=369668.ckpt"
-DEFAULT_SOVITS = f"{PRETRAINED}/gsv-v2final-pretrained/s2G2333k.pth"
-DEFAULT_HUBERT = f"{PRETRAINED}/chinese-hubert-base"
-DEFAULT_BERT = f"{PRETRAINED}/chinese-roberta-wwm-ext-large"
-DEFAULT_SV = f"{PRETRAINED}/sv/pretrained_eres2netv2w24s4ep4.ckpt"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The reference's public files (v2 base models), from the library's version registry.
+DEFAULT_WEIGHTS = default_paths(REPO_ROOT)
 
 GPT_WEIGHT_FILE = "gweight.txt"
 SOVITS_WEIGHT_FILE = "sweight.txt"
@@ -138,17 +134,17 @@ class Settings:
                             "device index (Ascend NPU / GPU); also exported as ASCEND_DEVICE_ID")
     data_dir: Path = option(REPO_ROOT, "--data-dir", "TTS_DATA_DIR",
                             "folder of audio/ task/ done/ error/ output/ Logs/ and the JSON stores", parse=_folder)
-    gpt_path: str = option(str(REPO_ROOT / DEFAULT_GPT), "--gpt-path", "gpt_path",
+    gpt_path: str = option(DEFAULT_WEIGHTS["gpt"], "--gpt-path", "gpt_path",
                            f"GPT (s1) checkpoint; else {GPT_WEIGHT_FILE} in the data dir",
                            parse=_user_path, fallback=_weight_file(GPT_WEIGHT_FILE))
-    sovits_path: str = option(str(REPO_ROOT / DEFAULT_SOVITS), "--sovits-path", "sovits_path",
+    sovits_path: str = option(DEFAULT_WEIGHTS["sovits"], "--sovits-path", "sovits_path",
                               f"SoVITS (s2 generator) weights; else {SOVITS_WEIGHT_FILE} in the data dir",
                               parse=_user_path, fallback=_weight_file(SOVITS_WEIGHT_FILE))
-    cnhubert_base_path: str = option(str(REPO_ROOT / DEFAULT_HUBERT), "--cnhubert-base-path", "cnhubert_base_path",
+    cnhubert_base_path: str = option(DEFAULT_WEIGHTS["hubert"], "--cnhubert-base-path", "cnhubert_base_path",
                                      "chinese-hubert-base folder (Hugging Face layout)", parse=_user_path)
-    bert_path: str = option(str(REPO_ROOT / DEFAULT_BERT), "--bert-path", "bert_path",
+    bert_path: str = option(DEFAULT_WEIGHTS["bert"], "--bert-path", "bert_path",
                             "chinese-roberta-wwm-ext-large folder (Hugging Face layout)", parse=_user_path)
-    sv_path: str = option(str(REPO_ROOT / DEFAULT_SV), "--sv-path", "sv_path",
+    sv_path: str = option(DEFAULT_WEIGHTS["speaker_verifier"], "--sv-path", "sv_path",
                           "speaker-verification checkpoint, needed by v2Pro/v2ProPlus only", parse=_user_path)
     api_key: str | None = option(None, "--api-key", "TTS_API_KEY",
                                  "if set, every route but /healthz needs it (Bearer, X-API-Key, ?api_key=)",
@@ -312,6 +308,8 @@ def flag_and_variable(name: str) -> tuple[str, str | None]:
     return how.flag, how.env
 
 
-# Which flag / variable sets each weight location: the error for missing weights names them.
-WEIGHT_SETTINGS = {name: flag_and_variable(name)
-                   for name in ("gpt_path", "sovits_path", "cnhubert_base_path", "bert_path", "sv_path")}
+# The setting, flag and variable of each weight file of the library (`GPT_SoVITS.versions.WEIGHT_FILES`):
+# the error for missing weights names the flag and variable.
+WEIGHT_SETTINGS = {key: (name, *flag_and_variable(name)) for key, name in (
+    ("gpt", "gpt_path"), ("sovits", "sovits_path"), ("hubert", "cnhubert_base_path"), ("bert", "bert_path"),
+    ("speaker_verifier", "sv_path"))}
