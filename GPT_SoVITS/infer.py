@@ -12,16 +12,18 @@ import os
 import sys
 from dataclasses import fields
 
-from .pipeline import ModelPaths, SynthesisError, SynthesisOptions, WeightsMissingError
+from .pipeline import ModelPaths, SamplingOptions, SynthesisError, SynthesisOptions, WeightsMissingError
 from .versions import default_paths
 
 # This command's name (flag without the dashes, and environment variable) for each weight file.
+SAMPLING_FLAGS = tuple(f.name for f in fields(SamplingOptions))  # top_k, top_p, temperature, repetition_penalty
 WEIGHT_NAMES = {"gpt": "gpt_path", "sovits": "sovits_path", "hubert": "cnhubert_base_path", "bert": "bert_path",
                 "speaker_verifier": "sv_path"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = {f.name: f.default for f in fields(SynthesisOptions) if f.name not in ("ref_wav_path", "text")}
+    defaults = {f.name: f.default for f in (*fields(SynthesisOptions), *fields(SamplingOptions))
+                if f.name not in ("ref_wav_path", "text")}
     parser = argparse.ArgumentParser(prog="python -m GPT_SoVITS.infer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--ref", required=True, help="reference clip, 3-10 s, any format ffmpeg/libsndfile reads")
     parser.add_argument("--text", required=True, help="text to speak ('-' reads it from stdin)")
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--text-language", default=defaults["text_language"],
                         help="all_zh, zh, all_ja, ja, en, auto (or 中文, 英文, 日文, 中英混合, 日英混合, 多语种混合)")
     parser.add_argument("--how-to-cut", default=defaults["how_to_cut"], help="cut0..cut5 or their Chinese labels")
-    for name in ("top_k", "top_p", "temperature", "repetition_penalty", "speed", "noise_scale", "pause_second"):
+    for name in (*SAMPLING_FLAGS, "speed", "noise_scale", "pause_second"):
         parser.add_argument("--" + name.replace("_", "-"), type=type(defaults[name]), default=defaults[name])
     parser.add_argument("--seed", type=int, default=None, help="fixed seed for reproducible output")
     parser.add_argument("--extra-ref", action="append", default=[], help="more clips for the timbre (averaged)")
@@ -48,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     options = SynthesisOptions(
         ref_wav_path=args.ref, text=text, prompt_text=args.prompt_text, prompt_language=args.prompt_language,
-        text_language=args.text_language, how_to_cut=args.how_to_cut, top_k=args.top_k, top_p=args.top_p,
-        temperature=args.temperature, repetition_penalty=args.repetition_penalty, speed=args.speed,
+        text_language=args.text_language, how_to_cut=args.how_to_cut,
+        sampling=SamplingOptions(**{name: getattr(args, name) for name in SAMPLING_FLAGS}), speed=args.speed,
         noise_scale=args.noise_scale, seed=args.seed, pause_second=args.pause_second,
         extra_ref_wav_paths=args.extra_ref)
     paths = ModelPaths(**{key: getattr(args, name) for key, name in WEIGHT_NAMES.items()})

@@ -157,7 +157,7 @@ def write_reference_clip(path: Path, seconds: float = 5.0, rate: int = 32000) ->
 def bench_e2e() -> None:
     from bench import random_models
     from GPT_SoVITS.pipeline.models import Models
-    from GPT_SoVITS.pipeline.options import ModelPaths, SynthesisOptions
+    from GPT_SoVITS.pipeline.options import ChunkPlan, ModelPaths, SynthesisOptions
     from GPT_SoVITS.pipeline.synthesizer import Synthesizer
     from GPT_SoVITS.text.routing import get_phones
 
@@ -183,11 +183,12 @@ def bench_e2e() -> None:
         clip = Path(folder) / "ref.wav"
         write_reference_clip(clip)
         # whole: one segment; streamed: segment by segment (exact); chunked: ~16 codes at a time
-        # (streaming_mode 2, cut at pauses; 3, fixed), the reference's low-latency streaming.
-        for cut, label, mode in (("cut1", "whole", 0), ("cut5", "streamed", 0), ("cut5", "chunked", 2),
-                                 ("cut5", "chunked_fixed", 3)):
+        # (cut at pauses, or fixed: the reference's streaming_mode 2 and 3), its low-latency streaming.
+        for cut, label, chunks in (("cut1", "whole", None), ("cut5", "streamed", None),
+                                   ("cut5", "chunked", ChunkPlan(at_pauses=True)),
+                                   ("cut5", "chunked_fixed", ChunkPlan(at_pauses=False))):
             options = SynthesisOptions(ref_wav_path=str(clip), text=SENTENCE, prompt_text=PROMPT_TEXT,
-                                       how_to_cut=cut, seed=0, pause_second=0.0, streaming_mode=mode)
+                                       how_to_cut=cut, seed=0, pause_second=0.0, chunks=chunks)
             for attempt in ("first", "repeat"):  # the repeat reuses the cached reference work
                 start = time.perf_counter()
                 first, samples = None, 0

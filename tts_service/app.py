@@ -3,10 +3,15 @@
 Layers, outermost first: access log -> OpenAI errors -> CORS -> body deadline -> API key -> body
 limit -> FastAPI (exception handlers in the envelope, routers, static /audio, /output and the admin
 page's /static).
+
+One lifespan starts what runs in the background, in this order, and stops it in reverse: the engine's
+weight loading, the housekeeping sweeper, the task queue's workers; the synthesis threads close last.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import AsyncIterator
 
 from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,7 +19,8 @@ from fastapi.staticfiles import StaticFiles
 
 from . import __version__, envelope, housekeeping, tasks
 from .admission import SynthesisSlots
-from .engine import Engine
+from .engine import Engine, SpeechEngine
+from .health import HealthProbes
 from .logs import AccessLogMiddleware, access_logger
 from .routers import categories, health, models, openai, pages, synthesis, voice_models
 from .security import ApiKeyMiddleware, BodyLimitMiddleware, BodyTimeoutMiddleware
@@ -50,18 +56,30 @@ class PublicOutputFiles(StaticFiles):
         return await super().get_response(path, scope)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.load_models:
+        app.state.engine.start_loading()
+    async with contextlib.AsyncExitStack() as running:
+        running.callback(app.state.synthesis_slots.close)
+        await running.enter_async_context(housekeeping.running(settings))  # output/direct/, .staging/
+        await running.enter_async_context(tasks.running(app))  # the workers and the retention sweeper
+        yield
+
+
+def create_app(settings: Settings | None = None, engine: SpeechEngine | None = None) -> FastAPI:
+    """The service on `settings`; `engine` replaces the real one (the tests' stand-ins)."""
     settings = settings or Settings()
     settings.ensure_layout()
-    app = FastAPI(title=TITLE, version=__version__, description=DESCRIPTION, openapi_tags=TAGS)
+    app = FastAPI(title=TITLE, version=__version__, description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine or Engine(settings)
     app.state.categories = CategoryStore(JsonStore(settings.categories_file))
     app.state.voice_models = VoiceModelStore(settings, app.state.categories)
-    app.state.health_extras = {}  # name -> callable returning a dict, merged into /healthz
+    app.state.health = probes = HealthProbes()  # /healthz's parts besides the engine
     app.state.synthesis_slots = slots = SynthesisSlots.from_settings(settings)  # back-pressure, own threads
-    app.state.health_extras["synthesis"] = slots.status
-    app.router.on_shutdown.append(slots.close)
+    probes.add("synthesis", slots.status)
 
     envelope.install_handlers(app)
     for module in (health, models, synthesis, voice_models, categories, pages, openai):
@@ -82,9 +100,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # /v1 answers errors in OpenAI's shape, those of the guards above included
     app.add_middleware(openai.OpenAIErrorMiddleware)
     app.add_middleware(AccessLogMiddleware, logger=access_logger(settings.logs_dir))
-
-    if settings.load_models and hasattr(app.state.engine, "start_loading"):
-        app.router.on_startup.append(app.state.engine.start_loading)
-    tasks.install(app)  # the task queue: /voice-tasks routes, workers started/stopped with the app
-    housekeeping.install(app)  # output/direct/ retention, .staging/ leftovers
+    tasks.install(app, probes)  # the task queue's routes and health; its workers run in the lifespan
     return app

@@ -5,6 +5,9 @@ synthesizer once in a background thread (so the server answers within seconds), 
 on /set_model: the new one is built first, then one reference is replaced, so requests in flight
 finish on the old one and a failed load keeps it. Every method that runs the models blocks: callers
 run it in a worker thread, never on the event loop.
+
+`SpeechEngine` is what the service asks of an engine: `Engine` and the tests' stand-ins (tests/support)
+both satisfy it, so the service calls the same methods whichever it is given.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,6 +30,32 @@ log = logging.getLogger("tts_service.engine")
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
+
+
+class AudioStream(NamedTuple):
+    """A synthesis sent as it is made: the sample rate, and int16 mono pieces (segments, or chunks of them)."""
+
+    sample_rate: int
+    pieces: Iterator[np.ndarray]
+
+
+@runtime_checkable
+class SpeechEngine(Protocol):
+    def status(self) -> dict:
+        """/healthz's engine part: state, weights, versions, sample rate, device, version."""
+
+    def start_loading(self) -> None:
+        """Begin loading the weights in the background (the app's start-up)."""
+
+    def synthesize(self, options: SynthesisOptions, on_progress: Progress | None = None,
+                   should_cancel: Cancel | None = None) -> tuple[int, np.ndarray]:
+        """(sample rate, int16 mono samples) of the whole synthesis; raises GPT_SoVITS.pipeline errors."""
+
+    def stream(self, options: SynthesisOptions, should_cancel: Cancel | None = None) -> AudioStream:
+        """The same synthesis piece by piece; the first piece is made when the caller asks for it."""
+
+    def set_model(self, gpt_path: str | None = None, sovits_path: str | None = None) -> dict:
+        """Load other GPT and/or SoVITS weights and swap them in; the new status."""
 
 
 class Engine:
@@ -54,13 +83,13 @@ class Engine:
         from GPT_SoVITS import runtime
 
         current = runtime.current()
-        synth = self._synth
+        synth = self._synth  # None until loaded
         return {
             "state": "missing" if synth is None and self.missing_error() is not None else self._state,
             "error": self._error,
-            "weights": self._weights_status(getattr(synth, "needed_weights", BASE_WEIGHTS)),
-            "versions": dict(getattr(synth, "versions", {}) or {}),
-            "sample_rate": getattr(synth, "sample_rate", None),
+            "weights": self._weights_status(BASE_WEIGHTS if synth is None else synth.needed_weights),
+            "versions": {} if synth is None else dict(synth.versions),
+            "sample_rate": None if synth is None else synth.sample_rate,
             "device": {"target": current.device_target if current else self.settings.device_target,
                        "id": current.device_id if current else self.settings.device_id},
             "version": __version__,
@@ -112,7 +141,7 @@ class Engine:
                 started = time.perf_counter()
                 new = synthesizer_cls.load(_model_paths(paths))
                 log.info("models loaded in %.2f s", time.perf_counter() - started)
-                _warm_up(new)
+                _log_warm_up("warm-up", new.warm_up())  # before the swap: no request meets a cold one
             except Exception as exc:
                 if isinstance(exc, WeightsMissingError):  # one the version needs (a Pro model's verifier)
                     exc = self._worded(exc)
@@ -147,8 +176,9 @@ class Engine:
         """(sample rate, int16 mono samples); raises GPT_SoVITS.pipeline errors."""
         return self._ready().synthesize(options, on_progress, should_cancel)
 
-    def stream(self, options: SynthesisOptions, should_cancel: Cancel | None = None) -> Iterator[np.ndarray]:
-        return self._ready().stream(options, should_cancel)
+    def stream(self, options: SynthesisOptions, should_cancel: Cancel | None = None) -> AudioStream:
+        synth = self._ready()
+        return AudioStream(synth.sample_rate, synth.stream(options, should_cancel))
 
     def set_model(self, gpt_path: str | None = None, sovits_path: str | None = None) -> dict:
         """Load new GPT and/or SoVITS weights; on success swap and remember them in gweight/sweight.txt."""
@@ -176,21 +206,14 @@ def _how_to_set(key: str) -> str:
     return f"{flag} or the variable {variable}"
 
 
-def _warm_up(synth) -> None:
-    """Before the new synthesizer is swapped in, so that no request ever meets a cold one."""
-    _log_warm_up("warm-up", getattr(synth, "warm_up", None))  # test doubles may have none
-
-
 def _warm_up_rest(synth) -> None:
     """After the swap, in the background: what only some requests need (requests wait for the models'
     lock meanwhile, as they would for each other)."""
-    _log_warm_up("background warm-up", getattr(synth, "warm_up_rest", None))
+    _log_warm_up("background warm-up", synth.warm_up_rest())
 
 
-def _log_warm_up(what: str, warm) -> None:
-    timings = warm() if callable(warm) else None
-    if isinstance(timings, dict):
-        log.info("%s: %s", what, ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
+def _log_warm_up(what: str, timings: dict[str, float]) -> None:
+    log.info("%s: %s", what, ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items()))
 
 
 def _synthesizer_class():
@@ -200,17 +223,3 @@ def _synthesizer_class():
         raise SynthesisError(f"推理管线未安装 (GPT_SoVITS.pipeline.synthesizer: {exc})") from exc
     return Synthesizer
 
-
-def as_api_error(exc: SynthesisError):
-    """A pipeline error as the envelope: missing weights 503, bad input code 3, others code 1."""
-    from GPT_SoVITS.pipeline import CancelledError, InputError
-
-    from .envelope import BAD_PARAM, FAILED, ApiError
-
-    if isinstance(exc, WeightsMissingError):
-        return ApiError(FAILED, str(exc), 503)
-    if isinstance(exc, InputError):
-        return ApiError(BAD_PARAM, str(exc), 400)
-    if isinstance(exc, CancelledError):
-        return ApiError(FAILED, str(exc) or "已取消", 409)
-    return ApiError(FAILED, str(exc) or "合成失败", 500)

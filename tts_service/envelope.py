@@ -1,5 +1,5 @@
 """The response envelope {code, message, data}, the business codes, and the handlers that make
-every error (validation, malformed JSON, 404/405, crashes) answer in it.
+every error (validation, malformed JSON, 404/405, a synthesis that fails, crashes) answer in it.
 
 The business code says what kind of outcome it is; the HTTP status says the same to proxies and
 generic clients: 200 only for success.
@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from GPT_SoVITS.pipeline import CancelledError, InputError, ReferenceClipError, SynthesisError, WeightsMissingError
 
 log = logging.getLogger("tts_service")
 
@@ -98,6 +100,26 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONRespons
                           headers=getattr(exc, "headers", None))
 
 
+INVALID_INPUT = "invalid_input"  # data.code of a request the pipeline cannot synthesise as given
+
+
+def synthesis_failure(exc: SynthesisError) -> ApiError:
+    """A pipeline error as the envelope: missing weights 503, bad input code 3 (data names the field: the
+    clip or the text), cancelled 409, others code 1."""
+    if isinstance(exc, WeightsMissingError):
+        return ApiError(FAILED, str(exc), 503)
+    if isinstance(exc, InputError):
+        field = "ref_wav_path" if isinstance(exc, ReferenceClipError) else "text"
+        return ApiError(BAD_PARAM, str(exc), 400, {"param": field, "code": INVALID_INPUT})
+    if isinstance(exc, CancelledError):
+        return ApiError(FAILED, str(exc) or "已取消", 409)
+    return ApiError(FAILED, str(exc) or "合成失败", 500)
+
+
+async def _on_synthesis_error(request: Request, exc: SynthesisError) -> JSONResponse:
+    return await _on_api_error(request, synthesis_failure(exc))
+
+
 async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(FAILED, "服务器内部错误", 500)
@@ -105,6 +127,7 @@ async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
 
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(SynthesisError, _on_synthesis_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_crash)

@@ -13,14 +13,14 @@ The sweep runs at start-up, then at the task sweeper's rhythm (`tasks.retention.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import stat
 import time
 from pathlib import Path
-
-from fastapi import FastAPI
+from typing import AsyncIterator
 
 from .settings import Settings
 from .tasks.retention import sweep_interval
@@ -100,21 +100,16 @@ async def run_forever(settings: Settings) -> None:
         await asyncio.sleep(interval)
 
 
-def install(app: FastAPI) -> None:
-    """At start-up: clear the staging leftovers, then sweep in the background until shutdown."""
-    settings: Settings = app.state.settings
-
-    async def start() -> None:
-        leftovers = await asyncio.to_thread(remove_staging_leftovers, settings.staging_dir,
-                                            startup_staging_grace(settings))
-        if leftovers:
-            log.info("[CLEANUP] removed %d upload staging leftover(s) of an earlier run", len(leftovers))
-        app.state.housekeeper = asyncio.create_task(run_forever(settings), name="housekeeping")
-
-    async def stop() -> None:
-        sweeper = getattr(app.state, "housekeeper", None)
-        if sweeper is not None:
-            sweeper.cancel()
-
-    app.router.on_startup.append(start)
-    app.router.on_shutdown.append(stop)
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[None]:
+    """The app's lifespan part: at start-up clear the staging leftovers, then sweep in the background
+    until shutdown."""
+    leftovers = await asyncio.to_thread(remove_staging_leftovers, settings.staging_dir,
+                                        startup_staging_grace(settings))
+    if leftovers:
+        log.info("[CLEANUP] removed %d upload staging leftover(s) of an earlier run", len(leftovers))
+    sweeper = asyncio.create_task(run_forever(settings), name="housekeeping")
+    try:
+        yield
+    finally:
+        sweeper.cancel()

@@ -24,16 +24,15 @@ from GPT_SoVITS.pipeline import SynthesisError, SynthesisOptions
 
 from .admission import SynthesisSlots, release_once
 from .audio_formats import AudioFormat, encode_stream
-from .engine import Engine
+from .engine import SpeechEngine
 
 log = logging.getLogger("tts_service.streaming")
-DEFAULT_RATE = 32000
 
 
 class SegmentStream:
     """One request's segments, pulled one worker-thread step at a time, with times for the log."""
 
-    def __init__(self, engine: Engine, options: SynthesisOptions, label: str,
+    def __init__(self, engine: SpeechEngine, options: SynthesisOptions, label: str,
                  run: Callable[..., Awaitable]):
         self.engine, self.options, self.label = engine, options, label
         self.run = run  # runs a blocking call in a synthesis thread
@@ -49,11 +48,11 @@ class SegmentStream:
 
     async def start(self) -> int:
         """Synthesise the first segment (raising SynthesisError); return the sample rate."""
-        self._segments = await self.run(self.engine.stream, self.options, self.cancelled.is_set)
+        rate, self._segments = await self.run(self.engine.stream, self.options, self.cancelled.is_set)
         self._first = await self._next()
         if self._first is None:
             raise SynthesisError("合成结果为空 (no audio was produced)")
-        return int(self.engine.status().get("sample_rate") or DEFAULT_RATE)
+        return rate
 
     async def _next(self) -> np.ndarray | None:
         chunk = await self.run(next, self._segments, None)
@@ -112,7 +111,7 @@ class _SlotHoldingResponse(StreamingResponse):
             self._finish()
 
 
-async def streamed_audio(engine: Engine, options: SynthesisOptions, fmt: AudioFormat, label: str,
+async def streamed_audio(engine: SpeechEngine, options: SynthesisOptions, fmt: AudioFormat, label: str,
                          slots: SynthesisSlots, headers: dict[str, str] | None = None) -> StreamingResponse:
     """A chunked response of `fmt` audio; raises SynthesisError if the first segment fails, ApiError
     BUSY if no synthesis slot is free."""

@@ -30,12 +30,14 @@ Frames = Any  # latent frames [1, channels, T] as the acoustic model holds them;
 
 @dataclass(frozen=True)
 class SamplingOptions:
-    """How the semantic model picks each code. Defaults are the webui's (`top_k` 15, `top_p` 1,
-    `temperature` 1, penalty 1.35)."""
+    """How the semantic model picks each code. The one set of defaults of every caller (the service's
+    fields, the command line, a synthesis): the reference's `inference_webui.get_tts_wav` signature (`top_k`
+    20, `top_p` 0.6, `temperature` 0.6, penalty 1.35), which the service has always documented. (The
+    reference's web page starts its sliders at 15 / 1 / 1, and its api_v2 at 5 / 1 / 1.)"""
 
-    top_k: int | None = 15
-    top_p: float | None = 1.0
-    temperature: float = 1.0
+    top_k: int | None = 20
+    top_p: float | None = 0.6
+    temperature: float = 0.6
     repetition_penalty: float = 1.35
 
 

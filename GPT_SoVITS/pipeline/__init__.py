@@ -1,6 +1,7 @@
 """The synthesis pipeline: reference clip + prompt text + target text -> 32 kHz speech.
 
-`options.SynthesisOptions` is what a caller (the service, the command line) fills in;
+`options.SynthesisOptions` is what a caller (the service, the command line) fills in, with its
+`SamplingOptions` and, for chunked streaming, a `ChunkPlan`;
 `errors` holds the exceptions a caller can show to a user.
 """
 from .errors import (  # noqa: F401
@@ -10,4 +11,4 @@ from .errors import (  # noqa: F401
     SynthesisError,
     WeightsMissingError,
 )
-from .options import ModelPaths, SynthesisOptions  # noqa: F401
+from .options import ChunkPlan, ModelPaths, SamplingOptions, SynthesisOptions  # noqa: F401

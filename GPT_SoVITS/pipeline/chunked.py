@@ -25,30 +25,18 @@ intent), the last chunk is aligned and cross-faded too.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from GPT_SoVITS.models.backends import AcousticModel, Frames, Timbre
 
+from .options import ChunkPlan
+
 SPLIT_THRESHOLD = 0.0  # the reference's chunk_split_thershold: similarity to silence that allows a cut
 PAIR_LOOKAHEAD = 2  # codes past `min_codes` before looking for a cut (the reference's check_token_num)
 SHORT_CHUNK = 10  # later chunks shorter than this get a longer overlap: up to this many codes of context
 SOLA_SEARCH = 320  # samples: how far the next chunk may shift to line up with the previous one
-
-
-@dataclass(frozen=True)
-class ChunkPlan:
-    at_pauses: bool  # True: cut at silence-like codes (mode 2); False: fixed-length chunks (mode 3)
-    min_codes: int = 16  # the reference's min_chunk_length
-    overlap_codes: int = 2  # the reference's overlap_length
-
-    def __post_init__(self):
-        # Every chunk but the last has min_codes codes, so a window always has the overlap to give.
-        if not 1 <= self.overlap_codes < self.min_codes:
-            raise ValueError(f"the overlap must be at least 1 code and shorter than a chunk "
-                             f"({self.overlap_codes} vs {self.min_codes})")
 
 
 class ChunkCutter:

@@ -1,7 +1,27 @@
-"""What one synthesis is asked to do, with the reference's defaults (inference_webui.get_tts_wav)."""
+"""What one synthesis is asked to do, as the pipeline's own values, with the reference's defaults
+(inference_webui.get_tts_wav): callers (the service's routes, the command line) decode their own
+inputs into these once; the pipeline reads nothing else."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from GPT_SoVITS.models.backends import SamplingOptions
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Chunked streaming inside a segment (the reference api_v2's streaming_mode 2 and 3, see chunked.py):
+    audio every few semantic codes while the GPT decodes; sooner than whole segments, approximately."""
+
+    at_pauses: bool  # True: cut at silence-like codes (mode 2); False: fixed-length chunks (mode 3)
+    min_codes: int = 16  # the reference's min_chunk_length
+    overlap_codes: int = 2  # the reference's overlap_length: codes each chunk re-voices to join the last
+
+    def __post_init__(self):
+        # Every chunk but the last has min_codes codes, so a window always has the overlap to give.
+        if not 1 <= self.overlap_codes < self.min_codes:
+            raise ValueError(f"the overlap must be at least 1 code and shorter than a chunk "
+                             f"({self.overlap_codes} vs {self.min_codes})")
 
 
 @dataclass
@@ -12,28 +32,14 @@ class SynthesisOptions:
     prompt_language: str = "all_zh"  # a code or a Chinese label, see GPT_SoVITS.text.languages
     text_language: str = "all_zh"
     how_to_cut: str = "cut1"  # cut0..cut5 or the reference's Chinese labels
-    top_k: int = 20
-    top_p: float = 0.6
-    temperature: float = 0.6
-    repetition_penalty: float = 1.35
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)  # how the GPT picks its codes
     speed: float = 1.0
     noise_scale: float = 0.5
     seed: int | None = None  # None: a fresh random seed per call
     ref_free: bool = False  # reference-free mode: no prompt text, no prompt codes
     pause_second: float = 0.3  # silence after every segment
     extra_ref_wav_paths: list[str] = field(default_factory=list)  # more clips for the timbre (averaged)
-    # The reference api_v2's streaming_mode: 0 or 1, a segment at a time (exact); 2, chunks cut at
-    # pauses; 3, fixed-length chunks. 2 and 3 give first audio sooner, approximately (see chunked.py).
-    streaming_mode: int = 0
-    min_chunk_length: int = 16  # semantic codes per chunk (modes 2 and 3)
-    overlap_length: int = 2  # codes each chunk re-voices to join the previous one
-
-    @property
-    def chunked(self) -> bool:
-        return self.streaming_mode in CHUNKED_MODES
-
-
-CHUNKED_MODES = (2, 3)
+    chunks: ChunkPlan | None = None  # None: each segment whole, exactly (the reference's streaming_mode 0/1)
 
 
 @dataclass(frozen=True)

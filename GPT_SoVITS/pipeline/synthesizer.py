@@ -11,8 +11,8 @@ For each call:
      followed by `pause_second` of silence;
   4. 32 kHz int16 (`audio * 32767`, truncated, as the reference).
 Segments are produced one at a time (`stream`), which is what streaming responses and task progress
-use; `synthesize` joins them. With `streaming_mode` 2 or 3 a segment comes in chunks of ~16 codes as
-the GPT decodes (`chunked.py`): sooner, approximately.
+use; `synthesize` joins them. With a `ChunkPlan` (`options.chunks`) a segment comes in chunks of ~16 codes
+as the GPT decodes (`chunked.py`): sooner, approximately.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from GPT_SoVITS.models.backends import SamplingOptions, Timbre
+from GPT_SoVITS.models.backends import Timbre
 
-from .chunked import ChunkCutter, ChunkPlan, ChunkVoicer, chunks_of
+from .chunked import ChunkCutter, ChunkVoicer, chunks_of
 from .errors import CancelledError, InputError
 from .models_lock import ModelsLock
 from .models import Models, load_models
@@ -126,7 +126,7 @@ class Synthesizer:
         for index, segment in enumerate(segments):
             if should_cancel is not None and should_cancel():
                 raise CancelledError(f"cancelled after {index}/{len(segments)} segments")
-            if options.chunked:
+            if options.chunks is not None:
                 for piece in self._chunked_segment(segment, options, prompt, references, rng, should_cancel):
                     yield to_int16(limit_peak(piece))
                 if pause.size:
@@ -156,11 +156,10 @@ class Synthesizer:
     def _segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
                  references: list[ReferenceAudio], rng: np.random.Generator) -> np.ndarray:
         target, phoneme_ids, bert = self._gpt_inputs(text, options, prompt)
-        sampling = sampling_options(options)
         gpt_seed, noise_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
         with self._models_lock.request():
             result = self.models.gpt.generate(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
-                                              bert, sampling, seed=gpt_seed)
+                                              bert, options.sampling, seed=gpt_seed)
             audio = self.models.sovits.decode(result.webui_tokens, np.asarray(target.phone_ids, np.int64),
                                               self._timbre(references), noise_scale=options.noise_scale,
                                               speed=options.speed, seed=noise_seed)
@@ -177,8 +176,7 @@ class Synthesizer:
         waiting for a reader."""
         target, phoneme_ids, bert = self._gpt_inputs(text, options, prompt)
         gpt_seed, noise_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
-        plan = ChunkPlan(at_pauses=options.streaming_mode == 2, min_codes=options.min_chunk_length,
-                         overlap_codes=options.overlap_length)
+        plan = options.chunks
         handover: queue.Queue = queue.Queue()
         stopped = threading.Event()
         done = object()
@@ -188,7 +186,7 @@ class Synthesizer:
                 with self._models_lock.request():
                     gpt = self.models.gpt
                     codes = gpt.generate_tokens(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
-                                                bert, sampling_options(options), seed=gpt_seed)
+                                                bert, options.sampling, seed=gpt_seed)
                     voicer = ChunkVoicer(self.models.sovits, np.asarray(target.phone_ids, np.int64),
                                          self._timbre(references), plan,
                                          options.noise_scale, options.speed, np.random.default_rng(noise_seed))
@@ -211,11 +209,6 @@ class Synthesizer:
                     yield item
         finally:
             stopped.set()
-
-
-def sampling_options(options: SynthesisOptions) -> SamplingOptions:
-    return SamplingOptions(top_k=options.top_k, top_p=options.top_p, temperature=options.temperature,
-                           repetition_penalty=options.repetition_penalty)
 
 
 def limit_peak(audio: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from GPT_SoVITS.models import backends
-from GPT_SoVITS.pipeline import ModelPaths, SynthesisOptions
+from GPT_SoVITS.pipeline import ChunkPlan, ModelPaths, SynthesisOptions
 from GPT_SoVITS.pipeline.models import Models
 from GPT_SoVITS.pipeline.synthesizer import Synthesizer, limit_peak, to_int16
 
@@ -126,7 +126,7 @@ def test_a_segment_is_the_acoustic_models_decode_of_the_semantic_models_codes(sy
 
 def test_chunked_streaming_voices_windows_through_the_acoustic_model(synthesizer, clip):
     options = SynthesisOptions(ref_wav_path=clip, text="你好。", prompt_text="今天天气不错。", pause_second=0.0,
-                               streaming_mode=3, min_chunk_length=4, overlap_length=1)
+                               chunks=ChunkPlan(at_pauses=False, min_codes=4, overlap_codes=1))
     pieces = list(synthesizer.stream(options))
     per_code = FRAMES_PER_CODE * SAMPLES_PER_FRAME
     assert len(pieces) == -(-CODES.size // 4)

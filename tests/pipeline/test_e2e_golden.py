@@ -39,14 +39,14 @@ def synthesizer(meta):
 
 
 def _options(meta, **overrides):
-    from GPT_SoVITS.pipeline import SynthesisOptions
+    from GPT_SoVITS.pipeline import SamplingOptions, SynthesisOptions
 
     args = meta["get_tts_wav_args"]
     values = dict(
         ref_wav_path=_e2e_path(meta["ref_wav"]), prompt_text=meta["prompt_text"], text=meta["target_text"],
-        prompt_language=args["prompt_language"], text_language=args["text_language"],
-        how_to_cut=args["how_to_cut"], top_k=args["top_k"], top_p=args["top_p"],
-        temperature=args["temperature"], ref_free=args["ref_free"], speed=args["speed"],
+        prompt_language=args["prompt_language"], text_language=args["text_language"], how_to_cut=args["how_to_cut"],
+        sampling=SamplingOptions(top_k=args["top_k"], top_p=args["top_p"], temperature=args["temperature"]),
+        ref_free=args["ref_free"], speed=args["speed"],
         pause_second=args["pause_second"], noise_scale=0.0, seed=0,
     )
     values.update(overrides)
@@ -86,6 +86,8 @@ def test_waveform_matches_reference(synthesizer, meta, golden):
 
 
 def test_second_call_reuses_reference_work(synthesizer, meta, monkeypatch):
+    from GPT_SoVITS.pipeline import ChunkPlan
+
     references, prompts = synthesizer._references, synthesizer._prompts
     synthesizer.reference(_options(meta).ref_wav_path, with_prompt_codes=True)  # cached, if not yet
     before = (references.misses, prompts.misses)
@@ -94,19 +96,22 @@ def test_second_call_reuses_reference_work(synthesizer, meta, monkeypatch):
     real = model.reference_embedding
     monkeypatch.setattr(model, "reference_embedding", lambda *a, **k: timbre_runs.append(1) or real(*a, **k))
     synthesizer.synthesize(_options(meta))
-    synthesizer.synthesize(_options(meta, streaming_mode=3))
+    synthesizer.synthesize(_options(meta, chunks=ChunkPlan(at_pauses=False)))
     assert (references.misses, prompts.misses) == before
     assert timbre_runs == []  # SoVITS's timbre vector comes from the cache too, in both decoding paths
 
 
-# -- chunked streaming (streaming_mode 2 and 3) on the same run ------------------------------------------
+# -- chunked streaming (the reference's streaming_mode 2 and 3) on the same run ---------------------------
 def _generated_codes(golden) -> np.ndarray:
     return golden["y_full"][golden["prompt_codes"].size:]
 
 
-def _pieces(synthesizer, meta, **chunking) -> tuple[list[np.ndarray], np.ndarray]:
-    """The streamed pieces of the one segment, and the trailing pause (checked to be silence)."""
-    pieces = list(synthesizer.stream(_options(meta, **chunking)))
+def _pieces(synthesizer, meta, **plan) -> tuple[list[np.ndarray], np.ndarray]:
+    """The streamed pieces of the one segment cut as `ChunkPlan(**plan)` says, and the trailing pause
+    (checked to be silence)."""
+    from GPT_SoVITS.pipeline import ChunkPlan
+
+    pieces = list(synthesizer.stream(_options(meta, chunks=ChunkPlan(**plan))))
     pause = pieces.pop()
     assert pause.size == meta["output"]["pause_samples_appended"] and not pause.any()
     return pieces, pause
@@ -124,7 +129,7 @@ def test_one_chunk_is_the_whole_segment_decoded_at_once(synthesizer, meta, golde
     from GPT_SoVITS.pipeline.synthesizer import limit_peak, to_int16
 
     codes = _generated_codes(golden)
-    pieces, pause = _pieces(synthesizer, meta, streaming_mode=3, min_chunk_length=codes.size + 1)
+    pieces, pause = _pieces(synthesizer, meta, at_pauses=False, min_codes=codes.size + 1)
     assert len(pieces) == 1
     if meta["eos_reached"]:  # then the webui voices every generated code: the reference's own output
         expected = golden["output_int16"][:-pause.size]
@@ -141,7 +146,7 @@ def test_fixed_chunks_come_as_many_as_planned_and_join_into_the_segment(synthesi
 
     codes = _generated_codes(golden)
     size = max(overlap + 1, codes.size // 3)
-    pieces, _ = _pieces(synthesizer, meta, streaming_mode=3, min_chunk_length=size, overlap_length=overlap)
+    pieces, _ = _pieces(synthesizer, meta, at_pauses=False, min_codes=size, overlap_codes=overlap)
     # every full chunk sends audio; after an EOS the withheld tail comes as the last piece
     count_stop_on_boundary = not meta["eos_reached"] and codes.size % size == 0
     assert len(pieces) == codes.size // size + (0 if count_stop_on_boundary else 1)
@@ -164,7 +169,7 @@ def test_chunks_cut_at_pauses_are_repeatable_and_lose_nothing(synthesizer, meta,
     similarity = synthesizer.models.gpt.mute_similarity
     assert similarity[MUTE_TOKEN] == pytest.approx(1.0, abs=1e-6) and np.abs(similarity).max() <= 1 + 1e-6
     codes = _generated_codes(golden)
-    chunking = dict(streaming_mode=2, min_chunk_length=max(2, codes.size // 4), overlap_length=1)
+    chunking = dict(at_pauses=True, min_codes=max(2, codes.size // 4), overlap_codes=1)
     pieces, _ = _pieces(synthesizer, meta, **chunking)
     again, _ = _pieces(synthesizer, meta, **chunking)
     assert [p.tolist() for p in pieces] == [p.tolist() for p in again]

@@ -12,6 +12,7 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from service_helpers import assert_envelope, create_model, run_coroutine
 
+from support.engine_double import EngineDouble
 from support.fake_engine import FakeEngine, expected_audio
 from support.tasks import settings_for, task_body, wait_status
 from tts_service import audio_formats
@@ -100,10 +101,7 @@ def test_missing_ffmpeg_is_a_clear_error(monkeypatch):
 
 
 # ---- /synthesize ------------------------------------------------------------------------------------
-class ToneEngine:
-    def status(self) -> dict:
-        return {"state": "ready", "sample_rate": RATE}
-
+class ToneEngine(EngineDouble):
     def synthesize(self, options, on_progress=None, should_cancel=None):
         return RATE, tone()
 

@@ -53,7 +53,7 @@ def test_voice_fills_clip_prompt_and_extensions(api, engine):
     options = engine.calls[0]
     assert options.ref_wav_path.endswith("xiaoyun/refer.wav") and options.prompt_text == "今天天气真不错"
     assert options.prompt_language == "all_zh" and options.text_language == "en"
-    assert (options.speed, options.seed, options.how_to_cut, options.top_k) == (3.5, 9, "cut0", 3)
+    assert (options.speed, options.seed, options.how_to_cut, options.sampling.top_k) == (3.5, 9, "cut0", 3)
 
 
 def test_openai_defaults(api, engine):

@@ -17,12 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 from service_helpers import create_model
 
+from support.engine_double import SAMPLE_RATE, EngineDouble
 from support.tasks import REF, settings_for, wait_until
 from test_streaming_order import serve
 from tts_service.app import create_app
+from tts_service.engine import AudioStream
 from tts_service.envelope import BUSY
 
-SAMPLE_RATE = 32000
 DEADLINE = 60.0  # seconds; generous: only a request that never comes back reaches it
 HOLD_BOUND = 3 * DEADLINE  # the engine lets go by itself only after a test has failed on DEADLINE
 BODY = {"ref_wav_path": REF, "text": "你好。"}
@@ -34,19 +35,13 @@ LISTINGS = ("/healthz", "/voice-models", "/voice-categories", "/voice-tasks?user
             "/v1/models")
 
 
-class BlockingEngine:
+class BlockingEngine(EngineDouble):
     """Each synthesis, whole or streamed (after its first segment), waits for `release`."""
 
     def __init__(self):
         self.release = threading.Event()
         self.started = 0
         self._lock = threading.Lock()
-
-    def status(self) -> dict:
-        return {"state": "ready", "error": None, "weights": {}, "versions": {}, "sample_rate": SAMPLE_RATE}
-
-    def start_loading(self) -> None:
-        pass
 
     def _segment(self) -> np.ndarray:
         return np.full(SAMPLE_RATE // 10, 1000, dtype=np.int16)
@@ -57,7 +52,10 @@ class BlockingEngine:
         self.release.wait(HOLD_BOUND)
         return SAMPLE_RATE, self._segment()
 
-    def stream(self, options, should_cancel=None):
+    def stream(self, options, should_cancel=None) -> AudioStream:
+        return AudioStream(SAMPLE_RATE, self._segments())
+
+    def _segments(self):
         with self._lock:
             self.started += 1
         yield self._segment()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from service_helpers import assert_envelope, create_model
+from support.engine_double import EngineDouble
 
 from GPT_SoVITS.pipeline import InputError, SynthesisOptions, WeightsMissingError
 from tts_service.engine import Engine
@@ -15,15 +16,12 @@ from tts_service.schemas import SynthesisRequest
 from tts_service.settings import Settings
 
 
-class FakeEngine:
+class FakeEngine(EngineDouble):
     """Records the options it is given and answers a short tone."""
 
     def __init__(self, error: Exception | None = None):
         self.calls: list[SynthesisOptions] = []
         self.error = error
-
-    def status(self) -> dict:
-        return {"state": "ready"}
 
     def synthesize(self, options, on_progress=None, should_cancel=None):
         self.calls.append(options)
@@ -88,7 +86,7 @@ def test_model_fills_clip_prompt_and_language(make_client, clips, png):
     assert options.ref_wav_path.endswith("audio/m1/refer.wav")
     assert (options.prompt_text, options.prompt_language, options.ref_free, options.seed) == ("Hello there.", "en", False, 7)
     defaults = SynthesisOptions(ref_wav_path="", text="")
-    assert (options.top_k, options.top_p, options.how_to_cut) == (defaults.top_k, defaults.top_p, defaults.how_to_cut)
+    assert (options.sampling, options.how_to_cut) == (defaults.sampling, defaults.how_to_cut)
     # explicit fields win over the model's
     client.post("/synthesize", json={"model_id": "m1", "text": "hi", "prompt_text": "别的", "prompt_language": "all_zh"})
     assert (engine.calls[1].prompt_text, engine.calls[1].prompt_language) == ("别的", "all_zh")
@@ -146,9 +144,26 @@ def test_set_model(client, tmp_path):
     assert "sovits_path" in body["message"]  # the other weights are still missing
 
 
-def test_request_schema_defaults_follow_the_pipeline():
-    fields = SynthesisRequest.model_fields
-    defaults = SynthesisOptions(ref_wav_path="", text="")
-    for name in ("top_k", "top_p", "temperature", "repetition_penalty", "speed", "noise_scale", "how_to_cut",
-                 "text_language", "ref_free", "seed"):
-        assert fields[name].default == getattr(defaults, name), name
+def test_each_knob_has_one_default_the_pipelines():
+    """/synthesize, the OpenAI route, the command line and the library's own sampler all take a knob's
+    default from one place (the GPT's sampler once had top_k 15 while the service said 20)."""
+    from GPT_SoVITS.infer import build_parser
+    from GPT_SoVITS.pipeline import ChunkPlan, SamplingOptions
+    from tts_service.routers.openai import SpeechRequest
+    from tts_service.schemas import DirectSynthesisRequest
+
+    defaults, sampling = SynthesisOptions(ref_wav_path="", text=""), SamplingOptions()
+    assert defaults.sampling == sampling and sampling.top_k == 20  # the documented default
+    cli = vars(build_parser().parse_args(["--ref", "r", "--text", "t", "--out", "o"]))
+    bodies = {"synthesize": DirectSynthesisRequest.model_fields, "openai": SpeechRequest.model_fields}
+    for name in ("top_k", "top_p", "temperature", "repetition_penalty"):
+        assert cli[name] == getattr(sampling, name), name
+        for body, fields in bodies.items():
+            assert name not in fields or fields[name].default == getattr(sampling, name), (body, name)
+    for name in ("speed", "noise_scale", "how_to_cut", "text_language", "ref_free", "seed"):
+        assert SynthesisRequest.model_fields[name].default == getattr(defaults, name), name
+    assert SpeechRequest.model_fields["noise_scale"].default == defaults.noise_scale
+    plan = ChunkPlan(at_pauses=False)
+    for fields in bodies.values():
+        assert (fields["min_chunk_length"].default, fields["overlap_length"].default) == (plan.min_codes,
+                                                                                          plan.overlap_codes)

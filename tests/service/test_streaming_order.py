@@ -16,6 +16,7 @@ import soundfile as sf
 import uvicorn
 
 from support.stream_engine import SAMPLE_RATE, SEGMENT_SECONDS, StreamEngine, segment_audio
+from GPT_SoVITS.pipeline import ChunkPlan
 from tts_service.app import create_app
 from tts_service.audio_formats import FORMATS
 from tts_service.settings import Settings
@@ -166,8 +167,7 @@ def test_streaming_mode_alone_streams_and_carries_the_chunking_to_the_engine(liv
         "model_id": "xiaoyun", "text": TEXT, "streaming_mode": 3, "min_chunk_length": 8, "overlap_length": 3,
         "response_format": "pcm"})
     assert response.headers.get("transfer-encoding") == "chunked"
-    options = engine.calls[-1]
-    assert (options.streaming_mode, options.min_chunk_length, options.overlap_length) == (3, 8, 3)
+    assert engine.calls[-1].chunks == ChunkPlan(at_pauses=False, min_codes=8, overlap_codes=3)  # mode 3: fixed
 
 
 def test_openai_speech_takes_the_chunking_fields(live, gate):
@@ -175,8 +175,7 @@ def test_openai_speech_takes_the_chunking_fields(live, gate):
     gate.set()
     response = client.post("/v1/audio/speech", json={"model": "gpt-sovits", "input": TEXT, "voice": "xiaoyun",
                                                       "response_format": "pcm", "streaming_mode": True})
-    assert response.status_code == 200 and engine.calls[-1].streaming_mode == 1
-    assert engine.calls[-1].min_chunk_length == 16  # the reference's default
+    assert response.status_code == 200 and engine.calls[-1].chunks is None  # mode 1: whole segments
 
 
 # An overlap not shorter than a chunk is found by the route (400); out-of-range values by the schema (422).

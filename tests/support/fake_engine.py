@@ -13,8 +13,7 @@ import time
 import numpy as np
 
 from GPT_SoVITS.pipeline import CancelledError, InputError
-
-SAMPLE_RATE = 32000
+from support.engine_double import SAMPLE_RATE, EngineDouble
 
 
 def expected_audio(text: str, segments: int, seconds_per_segment: float = 0.05) -> np.ndarray:
@@ -24,17 +23,11 @@ def expected_audio(text: str, segments: int, seconds_per_segment: float = 0.05) 
     return (np.sin(2 * np.pi * pitch * t) * 8000).astype(np.int16)
 
 
-class FakeEngine:
+class FakeEngine(EngineDouble):
     def __init__(self, segments: int = 3, delay: float = 0.01, hold: threading.Event | None = None):
         self.segments, self.delay, self.hold = segments, delay, hold
         self.calls: list[str] = []  # texts, in the order they started
         self.lock = threading.Lock()
-
-    def status(self) -> dict:
-        return {"state": "ready", "error": None, "weights": {}, "versions": {}, "sample_rate": SAMPLE_RATE}
-
-    def start_loading(self) -> None:
-        pass
 
     def synthesize(self, options, on_progress=None, should_cancel=None):
         with self.lock:

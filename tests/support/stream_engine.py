@@ -14,8 +14,9 @@ import zlib
 import numpy as np
 
 from GPT_SoVITS.pipeline import CancelledError, InputError
+from support.engine_double import SAMPLE_RATE, EngineDouble
+from tts_service.engine import AudioStream
 
-SAMPLE_RATE = 32000
 SEGMENT_SECONDS = 0.25
 
 
@@ -29,22 +30,16 @@ def segment_audio(ref_wav_path: str, index: int) -> np.ndarray:
     return (np.sin(2 * np.pi * pitch(ref_wav_path, index) * t) * 8000).astype(np.int16)
 
 
-class StreamEngine:
+class StreamEngine(EngineDouble):
     def __init__(self, gate: threading.Event | None = None):
         self.gate = gate
         self.calls: list = []  # the SynthesisOptions of every stream, in order
         self.produced: list[int] = []  # segment indexes yielded, across calls
         self.cancelled = 0
 
-    def status(self) -> dict:
-        return {"state": "ready", "error": None, "weights": {}, "versions": {}, "sample_rate": SAMPLE_RATE}
-
-    def start_loading(self) -> None:
-        pass
-
-    def stream(self, options, should_cancel=None):
+    def stream(self, options, should_cancel=None) -> AudioStream:
         self.calls.append(options)
-        return self._segments(options, should_cancel or (lambda: False))
+        return AudioStream(SAMPLE_RATE, self._segments(options, should_cancel or (lambda: False)))
 
     def _segments(self, options, should_cancel):
         pieces = options.text.split("|")
@@ -58,6 +53,3 @@ class StreamEngine:
                 raise InputError("文本无法合成（测试）")
             self.produced.append(index)
             yield segment_audio(options.ref_wav_path, index)
-
-    def synthesize(self, options, on_progress=None, should_cancel=None):
-        return SAMPLE_RATE, np.concatenate(list(self.stream(options, should_cancel)))

@@ -11,7 +11,7 @@ from GPT_SoVITS.pipeline import SynthesisError
 from GPT_SoVITS.weights import WeightLoadError
 
 from .. import deps
-from ..engine import Engine, as_api_error
+from ..engine import SpeechEngine
 from ..envelope import BAD_PARAM, ApiError, ok
 from ..limits import check_fields
 from ..schemas import is_file
@@ -47,7 +47,7 @@ def _names_a_given_file(exc: SynthesisError, paths: list[str]) -> bool:
 @router.post("/set_model", summary="切换模型权重",
              description="先加载新权重，成功后再整体替换（进行中的合成用旧模型完成）；失败则保留旧模型。"
                          "成功后写入数据目录的 gweight.txt / sweight.txt，重启后仍然生效。")
-async def set_model(body: SetModelBody, engine: Engine = Depends(deps.engine),
+async def set_model(body: SetModelBody, engine: SpeechEngine = Depends(deps.engine),
                     settings: Settings = Depends(deps.settings)) -> dict:
     check_fields(body, settings.max_prompt_chars)
     gpt = _check_weight_file(body.gpt_model_path, "gpt_model_path")
@@ -59,5 +59,5 @@ async def set_model(body: SetModelBody, engine: Engine = Depends(deps.engine),
     except SynthesisError as exc:
         if _names_a_given_file(exc, [path for path in (gpt, sovits) if path]):
             raise ApiError(BAD_PARAM, str(exc)) from exc
-        raise as_api_error(exc) from exc
+        raise  # the envelope's synthesis error handler answers
     return ok(status, "Success")

@@ -12,7 +12,6 @@ paths) at the edge, so the rest of the service keeps speaking its envelope.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
 from typing import Literal
@@ -24,15 +23,16 @@ from pydantic import ConfigDict, Field
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from GPT_SoVITS.pipeline import SynthesisError
+from GPT_SoVITS.pipeline import SamplingOptions, SynthesisOptions
 
 from .. import deps, vocab
 from ..admission import SynthesisSlots
 from ..audio_formats import FORMATS, check_format, format_list
-from ..engine import Engine, as_api_error
+from ..engine import SpeechEngine
 from ..envelope import BAD_PARAM, BUSY, RESOURCE, ApiError
 from ..limits import TOO_LONG, over_limit
-from ..schemas import ChunkingFields, SynthesisRequest, resolve_options
+from ..schemas import (SAMPLING, ChunkingFields, NoiseScale, Seed, Temperature, TopK, TopP, check_languages,
+                       resolve_voice)
 from ..settings import Settings
 from ..storage.ids import ID_PATTERN
 from ..storage.voice_models import VoiceModelStore
@@ -68,12 +68,21 @@ class SpeechRequest(ChunkingFields):
     language: str = Field(DEFAULT_LANGUAGE, description="language of `input`: auto, all_zh, zh, en, all_ja, ja "
                                                         "or a Chinese label")
     how_to_cut: str = Field(DEFAULT_CUT, description="cut0..cut5: how the input is split into segments")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="fixed seed for repeatable audio")
-    top_k: int = Field(SynthesisRequest.model_fields["top_k"].default, ge=1, le=100)
-    top_p: float = Field(SynthesisRequest.model_fields["top_p"].default, gt=0, le=1)
-    temperature: float = Field(SynthesisRequest.model_fields["temperature"].default, gt=0, le=2)
-    noise_scale: float = Field(SynthesisRequest.model_fields["noise_scale"].default, ge=0, le=1,
-                               description="SoVITS prior noise (0: deterministic, the reference run's golden setting)")
+    seed: Seed = None
+    top_k: TopK = SAMPLING.top_k
+    top_p: TopP = SAMPLING.top_p
+    temperature: Temperature = SAMPLING.temperature
+    noise_scale: NoiseScale = Field(SynthesisOptions.noise_scale, description="SoVITS prior noise (0: "
+                                    "deterministic, the reference run's golden setting)")
+
+    def options(self, settings: Settings, models: VoiceModelStore, voice_id: str) -> SynthesisOptions:
+        """This request in the pipeline's terms (after `_check`): the voice model gives clip and prompt."""
+        voice = resolve_voice(settings, models, voice_id)
+        check_languages(voice.prompt_language)
+        return voice.speaking(
+            self.input.strip(), text_language=self.language, how_to_cut=self.how_to_cut, seed=self.seed,
+            sampling=SamplingOptions(top_k=self.top_k, top_p=self.top_p, temperature=self.temperature),
+            speed=self.speed, noise_scale=self.noise_scale, chunks=self.delivery().chunks)
 
 
 def _bad(message: str, param: str | None, code: str = "invalid_value", status: int = 400) -> ApiError:
@@ -127,25 +136,15 @@ def _check(req: SpeechRequest, settings: Settings, models: VoiceModelStore) -> s
                         503: {"description": "busy: every synthesis slot taken (Retry-After), or weights "
                                              "missing"}})
 async def create_speech(req: SpeechRequest, settings: Settings = Depends(deps.settings),
-                        engine: Engine = Depends(deps.engine),
+                        engine: SpeechEngine = Depends(deps.engine),
                         models: VoiceModelStore = Depends(deps.voice_models),
                         slots: SynthesisSlots = Depends(deps.synthesis_slots)) -> StreamingResponse:
     voice = _check(req, settings, models)
     fmt = check_format(req.response_format)
-    base = SynthesisRequest(model_id=voice, text=req.input, text_language=req.language, how_to_cut=req.how_to_cut,
-                            top_k=req.top_k, top_p=req.top_p, temperature=req.temperature,
-                            noise_scale=req.noise_scale, seed=req.seed)
-    options = await run_in_threadpool(resolve_options, base, settings, models)
-    options = req.chunking(dataclasses.replace(options, speed=req.speed))  # speed: OpenAI's range, beyond 0.5-2
+    options = await run_in_threadpool(req.options, settings, models, voice)
     request_id = uuid.uuid4().hex[:12]
-    try:
-        return await streamed_audio(engine, options, fmt, f"speech {request_id} ({voice}, {fmt.name})",
-                                    slots, headers={"X-Request-Id": request_id})
-    except SynthesisError as exc:
-        error = as_api_error(exc)
-        if error.http_status == 400:
-            error.data = {"param": "input", "code": "invalid_input"}
-        raise error from exc
+    return await streamed_audio(engine, options, fmt, f"speech {request_id} ({voice}, {fmt.name})",
+                                slots, headers={"X-Request-Id": request_id})
 
 
 def _model(model_id: str) -> dict:
@@ -182,10 +181,14 @@ _CODES = {401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed", 4
           503: "model_not_loaded"}
 
 
+# The service's field names in error data -> the fields of OpenAI's body that carry them.
+_PARAMS = {"text": "input", "ref_wav_path": "voice"}
+
+
 def openai_error(envelope: dict, status: int) -> tuple[dict, int]:
     """{code, message, data} -> ({"error": {...}}, status); validation's 422 becomes OpenAI's 400."""
     data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
-    param = data.get("param")
+    param = _PARAMS.get(data.get("param"), data.get("param"))
     errors = data.get("errors") or []
     if param is None and errors:
         param = ".".join(str(p) for p in errors[0].get("loc", ()) if p != "body") or None

@@ -9,14 +9,12 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from GPT_SoVITS.pipeline import SynthesisError
-
 from .. import deps
 from ..admission import SynthesisSlots
 from ..audio_formats import FORMATS, AudioFormat, EncodingError, check_format, encode, format_list
-from ..engine import Engine, as_api_error
+from ..engine import SpeechEngine
 from ..envelope import BAD_PARAM, FAILED, ApiError
-from ..schemas import DirectSynthesisRequest, resolve_options
+from ..schemas import DirectSynthesisRequest
 from ..settings import Settings
 from ..storage.voice_models import VoiceModelStore
 from ..streaming import streamed_audio
@@ -45,22 +43,16 @@ async def encoded(samples, rate: int, fmt: AudioFormat, slots: SynthesisSlots) -
                         503: {"description": "weights missing (code 1, the message names the files), or "
                                              "busy: every synthesis slot taken (code 4, Retry-After)"}})
 async def synthesize(req: DirectSynthesisRequest, settings: Settings = Depends(deps.settings),
-                     engine: Engine = Depends(deps.engine),
+                     engine: SpeechEngine = Depends(deps.engine),
                      models: VoiceModelStore = Depends(deps.voice_models),
                      slots: SynthesisSlots = Depends(deps.synthesis_slots)) -> Response:
     fmt = requested_format(req.response_format)
-    options = req.chunking(await run_in_threadpool(resolve_options, req, settings, models))
-    if req.streamed:
+    options, streamed = await run_in_threadpool(req.decode, settings, models)
+    if streamed:
         label = f"synthesize {uuid.uuid4().hex[:12]} ({fmt.name})"
-        try:
-            return await streamed_audio(engine, options, fmt, label, slots)
-        except SynthesisError as exc:
-            raise as_api_error(exc) from exc
+        return await streamed_audio(engine, options, fmt, label, slots)
     async with slots.hold():  # the slot covers the encoding too: both are the heavy part
-        try:
-            rate, samples = await slots.run(engine.synthesize, options)
-        except SynthesisError as exc:
-            raise as_api_error(exc) from exc
+        rate, samples = await slots.run(engine.synthesize, options)
         data = await encoded(samples, rate, fmt, slots)
     # A unique name: the seed's per-second names let two calls overwrite each other.
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.{fmt.extension}"

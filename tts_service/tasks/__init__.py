@@ -1,15 +1,18 @@
-"""The durable task queue (任务队列): one JSON file per task, a worker pool, retention.
+"""The durable task queue (任务队列): one JSON file per task (or Redis), a worker pool, retention.
 
-`install(app)` is called once by `create_app`: it adds the /voice-tasks routes, starts the workers and
-the retention sweeper with the app and stops them with it, puts the queue on `app.state.task_queue`
-and its figures (queue length, running task) into /healthz under `tasks`, and whether its store can be
+`install(app, probes)` is called once by `create_app`: it adds the /voice-tasks routes and reports the
+queue's figures (queue length, running task) to /healthz under `tasks`, and whether its store can be
 reached under `task_queue` (`{"backend": "redis", "ok": false, "error": ...}` makes /healthz `degraded`).
+`running(app)` is the queue's part of the app's lifespan: it builds the queue (`app.state.task_queue`,
+reached by the routes through `deps.task_queue`), starts the workers and the retention sweeper, and stops
+them at shutdown.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -17,7 +20,8 @@ from fastapi.responses import JSONResponse
 from GPT_SoVITS.pipeline import SynthesisOptions
 
 from ..envelope import busy, error_response
-from ..schemas import SynthesisRequest, resolve_options
+from ..health import HealthProbes
+from ..schemas import SynthesisRequest
 from . import retention
 from .factory import make_backend
 from .limits import TaskLimits
@@ -28,29 +32,21 @@ from .router import router
 OUTPUT_SUBDIR = "tasks"  # result WAVs: output/tasks/<task_id>.wav
 STORE_AWAY_MESSAGE = "任务存储暂时不可用，请稍后重试"
 STORE_AWAY_RETRY_SECONDS = 5
+NOT_STARTED = {"error": "任务队列未启动"}
 
 log = logging.getLogger("tts_service.tasks")
 
 
-class TaskResolver:
-    """Request fields -> SynthesisOptions through the voice-model store, at submit and at run time."""
-
-    def __init__(self, app: FastAPI):
-        self.state = app.state
-
-    def check(self, request: SynthesisRequest) -> SynthesisOptions:
-        return resolve_options(request, self.state.settings, self.state.voice_models)
-
-    def __call__(self, entry: dict) -> SynthesisOptions:
-        return self.check(SynthesisRequest.model_validate(entry))
-
-
 def build_queue(app: FastAPI) -> TaskQueue:
-    settings = app.state.settings
+    state, settings = app.state, app.state.settings
+
+    def options(entry: dict) -> SynthesisOptions:
+        """A stored task's request, decoded when it runs (its voice model is read then, as it is now)."""
+        return SynthesisRequest.model_validate(entry).to_options(state.settings, state.voice_models)
+
     return TaskQueue(make_backend(settings), TaskLogs(settings.logs_dir), settings.output_dir / OUTPUT_SUBDIR,
-                     resolve=app.state.task_resolver, get_engine=lambda: app.state.engine,
-                     workers=settings.task_workers, max_attempts=settings.task_max_attempts,
-                     limits=TaskLimits.from_settings(settings))
+                     resolve=options, engine=state.engine, workers=settings.task_workers,
+                     max_attempts=settings.task_max_attempts, limits=TaskLimits.from_settings(settings))
 
 
 async def _store_away(request: Request, exc: Exception) -> JSONResponse:
@@ -61,28 +57,33 @@ async def _store_away(request: Request, exc: Exception) -> JSONResponse:
     return error_response(refusal.code, refusal.message, refusal.http_status, refusal.data, refusal.headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, probes: HealthProbes) -> None:
     app.include_router(router)
     if app.state.settings.redis_url:
         import redis
 
         app.add_exception_handler(redis.RedisError, _store_away)
-    app.state.task_resolver = TaskResolver(app)
-    if hasattr(app.state, "health_extras"):
-        app.state.health_extras["tasks"] = lambda: app.state.task_queue.health()
-        app.state.health_extras["task_queue"] = lambda: app.state.task_queue.backend.health()
-    outer = app.router.lifespan_context
+    app.state.task_queue = None  # until the app starts: the routes answer 503 meanwhile
 
-    @contextlib.asynccontextmanager
-    async def lifespan(scope_app):
-        async with outer(scope_app) as state:
-            queue = app.state.task_queue = build_queue(app)
-            await queue.start()
-            sweeper = asyncio.create_task(retention.run_forever(queue, app.state.settings.task_retention))
-            try:
-                yield state
-            finally:
-                sweeper.cancel()
-                await queue.stop()
+    def queue_figures() -> dict:
+        queue = app.state.task_queue
+        return NOT_STARTED if queue is None else queue.health()
 
-    app.router.lifespan_context = lifespan
+    def store_health() -> dict:
+        queue = app.state.task_queue
+        return NOT_STARTED if queue is None else queue.backend.health()
+
+    probes.add("tasks", queue_figures)
+    probes.add("task_queue", store_health)
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[None]:
+    queue = app.state.task_queue = build_queue(app)
+    await queue.start()
+    sweeper = asyncio.create_task(retention.run_forever(queue, app.state.settings.task_retention))
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        await queue.stop()

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from GPT_SoVITS.pipeline import CancelledError, SynthesisError, SynthesisOptions
 
+from ..engine import SpeechEngine
 from ..envelope import ApiError
 from . import files
 from .backend import TaskBackend
@@ -43,11 +44,11 @@ Resolve = Callable[[dict], SynthesisOptions]  # the stored request fields -> opt
 
 class TaskQueue:
     def __init__(self, backend: TaskBackend, logs: TaskLogs, output_dir: Path, *, resolve: Resolve,
-                 get_engine: Callable[[], Any], workers: int = 1, max_attempts: int = 3,
+                 engine: SpeechEngine, workers: int = 1, max_attempts: int = 3,
                  retry_delays: tuple[float, float] | None = None, limits: TaskLimits = TaskLimits()):
         self.backend, self.logs, self.limits = backend, logs, limits
         self.output_dir = Path(output_dir)
-        self.resolve, self.get_engine = resolve, get_engine
+        self.resolve, self.engine = resolve, engine
         self.workers, self.max_attempts = max(1, workers), max(1, max_attempts)
         self._tasks: list[asyncio.Task] = []
         self._executor: ThreadPoolExecutor | None = None
@@ -265,8 +266,7 @@ class TaskQueue:
             return task_id in self._cancelled or self._stopping.is_set() or lost.is_set()
 
         options = self.resolve(entry)
-        sample_rate, audio = self.get_engine().synthesize(options, on_progress=on_progress,
-                                                          should_cancel=should_cancel)
+        sample_rate, audio = self.engine.synthesize(options, on_progress=on_progress, should_cancel=should_cancel)
         if should_cancel():
             raise CancelledError("cancelled after the last segment")
         # Written under a name of this attempt's own and moved into place only once the task is ours
