@@ -16,7 +16,7 @@ from . import __version__, envelope, housekeeping, tasks
 from .admission import SynthesisSlots
 from .engine import Engine
 from .logs import AccessLogMiddleware, access_logger
-from .routers import categories, health, models, openai, pages, synthesis, voice_models
+from .routers import api_v1, api_v2, categories, health, models, openai, pages, synthesis, voice_models
 from .security import ApiKeyMiddleware, BodyLimitMiddleware, BodyTimeoutMiddleware
 from .settings import Settings
 from .storage.categories import CategoryStore
@@ -35,6 +35,8 @@ TAGS = [
     {"name": "页面", "description": "管理页面"},
     {"name": "其他", "description": "健康检查、模型切换、直接合成"},
     {"name": "OpenAI 兼容", "description": "/v1/audio/speech（流式）、/v1/models、/v1/audio/voices"},
+    {"name": api_v2.TAG, "description": "GPT-SoVITS 原版 api_v2.py（/tts 等）与 api.py（/ 等）的接口，供现有客户端"
+                                        "原样使用；错误为 HTTP 400 + {\"message\"}，不用本服务的 {code, message, data}"},
 ]
 
 
@@ -64,7 +66,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.router.on_shutdown.append(slots.close)
 
     envelope.install_handlers(app)
-    for module in (health, models, synthesis, voice_models, categories, pages, openai):
+    for module in (health, models, synthesis, voice_models, categories, pages, openai, api_v2, api_v1):
         app.include_router(module.router)
     app.mount("/audio", StaticFiles(directory=settings.audio_dir), name="audio")
     app.mount("/output", PublicOutputFiles(directory=settings.output_dir), name="output")

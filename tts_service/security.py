@@ -20,10 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .envelope import BAD_PARAM, error_response
 
 COOKIE = "tts_api_key"
-# /healthz for monitors; /index is the admin page's static shell (no data in it), open so that it can
-# ask the user for the key itself, and so are its stylesheet and scripts under /static/. Everything
-# else it loads (records, avatars, clips, audio) needs the key.
-OPEN_PATHS = ("/healthz", "/index")
+# /healthz and /ping for monitors; /index is the admin page's static shell (no data in it), open so
+# that it can ask the user for the key itself, and so are its stylesheet and scripts under /static/.
+# Everything else it loads (records, avatars, clips, audio) needs the key.
+OPEN_PATHS = ("/healthz", "/ping", "/index")
 OPEN_PREFIX = "/static/"
 
 

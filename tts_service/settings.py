@@ -78,6 +78,8 @@ class Settings:
     task_retention: float = SEVEN_DAYS  # seconds; <= 0 disables the clean-up
     task_max_attempts: int = 3
     redis_url: str | None = None
+    default_voice: str | None = None  # voice model of api.py/api_v2 requests that name no reference
+    allow_control: bool = False  # /control may restart/stop the server even without an API key
     extra: dict = field(default_factory=dict, compare=False)  # room for settings of later issues
 
     # Where things live under the data dir (one place for every folder name).
@@ -173,7 +175,10 @@ _OPTIONS: list[tuple[str, str | None, str]] = [
     ("--task-retention", "TASK_RETENTION_SECONDS", "keep finished tasks this long: 604800, 30m, 12h, 7d; <=0 keeps forever"),
     ("--task-max-attempts", "TASK_MAX_ATTEMPTS", "runs of one task before it is marked error (restarts included)"),
     ("--redis-url", "REDIS_URL", "share the task queue through Redis (several processes, one data dir), e.g. redis://127.0.0.1:6379/0"),
+    ("--default-voice", "TTS_DEFAULT_VOICE", "voice model id used by the api.py / api_v2 routes (/, /tts) when a request names no reference (api.py's -dr/-dt/-dl)"),
+    ("--allow-control", None, "let /control restart or stop the server when no API key is set (with a key it is allowed anyway)"),
 ]
+_SWITCHES = ("--no-load-models", "--allow-control")  # flags without a value
 
 
 def _dest(flag: str) -> str:
@@ -188,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "variable shown in brackets; a flag wins over its variable.",
     )
     for flag, env, text in _OPTIONS:
-        if flag == "--no-load-models":
+        if flag in _SWITCHES:
             parser.add_argument(flag, action="store_true", help=text)
             continue
         default = getattr(defaults, "device_id" if flag == "--device" else _dest(flag), None)
@@ -269,6 +274,8 @@ def from_args(argv: list[str] | None = None, environ: dict[str, str] | None = No
             task_retention=parse_duration(get("--task-retention"), base.task_retention),
             task_max_attempts=number("--task-max-attempts", int, base.task_max_attempts),
             redis_url=get("--redis-url"),
+            default_voice=get("--default-voice"),
+            allow_control=bool(args.get("allow_control")),
         )
     except ValueError as exc:
         raise SystemExit(f"api_ms.py: bad setting: {exc}") from None
