@@ -16,11 +16,11 @@ from fastapi import Request
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from GPT_SoVITS.pipeline import SynthesisOptions
-from GPT_SoVITS.pipeline.options import STREAMING_MODES
 
 from .errors import bad
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+STREAMING_MODES = (0, 1, 2, 3)  # api_v2's; their meaning is SynthesisOptions.streaming_mode's
 STREAMING_MODE_RULE = "the value of streaming_mode must be 0, 1, 2, 3(int) or true/false(bool)"
 
 
