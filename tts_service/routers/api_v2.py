@@ -195,7 +195,10 @@ async def set_refer_audio(request: Request, svc: Service = Depends(service)) -> 
 
 # ---- /control ----------------------------------------------------------------------------------------
 def restart() -> None:
-    """As api_v2: the same command line again, in this process's place."""
+    """As api_v2: the same command line again, in this process's place (what is buffered for the log
+    is written first: exec discards it)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 
