@@ -150,7 +150,7 @@ _OPTIONS: list[tuple[str, str | None, str]] = [
     ("--cnhubert-base-path", "cnhubert_base_path", "chinese-hubert-base folder (Hugging Face layout)"),
     ("--bert-path", "bert_path", "chinese-roberta-wwm-ext-large folder (Hugging Face layout)"),
     ("--sv-path", "sv_path", "speaker-verification checkpoint, needed by v2Pro/v2ProPlus only"),
-    ("--api-key", "TTS_API_KEY", "if set, every route but /healthz needs it (Bearer, X-API-Key, ?api_key=)"),
+    ("--api-key", "TTS_API_KEY", "if set, every route but /healthz and /ping needs it (Bearer, X-API-Key, ?api_key=)"),
     ("--max-upload-mb", "TTS_MAX_UPLOAD_MB", "largest uploaded file, MiB"),
     ("--max-body-mb", "TTS_MAX_BODY_MB", "largest request body, MiB"),
     ("--max-text-chars", "TTS_MAX_TEXT_CHARS", "longest target text of one synthesis, characters"),

@@ -7,6 +7,7 @@ SillyTavern's provider calls it so) is answered as /tts. Errors are api.py's
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -49,7 +50,7 @@ def legacy_options(params: LegacyParams, svc: Service):
         raise bad("text is required")
     voice = voice_of(params.refer_wav_path, params.prompt_text or "", params.prompt_language, svc, NO_REFERENCE)
     prompt_language = check_language(voice.prompt_language or "auto", "prompt_language")
-    voice = type(voice)(voice.model_id, voice.clip, voice.prompt_text, prompt_language)
+    voice = dataclasses.replace(voice, prompt_language=prompt_language)
     return options_for(voice, svc.settings, svc.models, names=NAMES, speed=params.speed, pause=DEFAULT_PAUSE,
                        extra_refs=params.inp_refs, text=cut_at(params.text, params.cut_punc),
                        text_language=check_language(params.text_language, "text_language"), how_to_cut="cut0",

@@ -7,6 +7,7 @@ voices, limits and back-pressure, exactly as /synthesize does.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -54,8 +55,9 @@ class Service:
     defaults: Defaults
 
 
-def defaults(request: Request) -> Defaults:
-    """The process's default reference, made on first use (see compat/voices.py)."""
+async def defaults(request: Request) -> Defaults:
+    """The process's default reference, made on first use (see compat/voices.py); async, so on the event
+    loop's one thread: two first requests cannot both make one."""
     state = request.app.state
     if getattr(state, "reference_defaults", None) is None:
         state.reference_defaults = Defaults(state.settings)
@@ -92,7 +94,7 @@ def tts_options(params: TtsParams, svc: Service):
     prompt_lang = check_language(voice.prompt_language, "prompt_lang")
     output_format(params.media_type)
     check_cut(params.text_split_method, "text_split_method")
-    voice = Voice(voice.model_id, voice.clip, voice.prompt_text, prompt_lang)
+    voice = dataclasses.replace(voice, prompt_language=prompt_lang)
     return options_for(
         voice, svc.settings, svc.models, names=NAMES, speed=params.speed_factor, pause=params.fragment_interval,
         extra_refs=params.aux_ref_audio_paths, seed=params.seed,
