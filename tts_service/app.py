@@ -34,7 +34,7 @@ TAGS = [
     {"name": "任务队列", "description": "排队合成任务"},
     {"name": "页面", "description": "管理页面"},
     {"name": "其他", "description": "健康检查、模型切换、直接合成"},
-    {"name": "OpenAI 兼容", "description": "/v1/audio/speech（流式）、/v1/models、/v1/audio/voices"},
+    {"name": "OpenAI 兼容", "description": "/v1/audio/speech（流式）、/v1/models、/v1/audio/voices、/v1/audio/models"},
 ]
 
 
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.api_key:
-        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key, protect_voice_list=settings.protect_voice_list)
     # outside the key check: a refusal sent while a slow body is still arriving closes the connection
     app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout)
     if settings.cors_origins:

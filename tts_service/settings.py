@@ -58,6 +58,7 @@ class Settings:
     bert_path: str = str(REPO_ROOT / DEFAULT_BERT)
     sv_path: str = str(REPO_ROOT / DEFAULT_SV)
     api_key: str | None = None
+    protect_voice_list: bool = False  # /v1/audio/voices and /v1/audio/models need the key too
     max_upload_mb: float = 20.0  # per uploaded file (avatar, reference clip)
     max_body_mb: float = 50.0  # whole request body
     max_text_chars: int = 5000  # target text of one synthesis
@@ -153,6 +154,8 @@ _OPTIONS: list[tuple[str, str | None, str]] = [
     ("--bert-path", "bert_path", "chinese-roberta-wwm-ext-large folder (Hugging Face layout)"),
     ("--sv-path", "sv_path", "speaker-verification checkpoint, needed by v2Pro/v2ProPlus only"),
     ("--api-key", "TTS_API_KEY", "if set, every route but /healthz needs it (Bearer, X-API-Key, ?api_key=)"),
+    ("--protect-voice-list", "TTS_PROTECT_VOICE_LIST", "with --api-key: the voice and model listings "
+     "(/v1/audio/voices, /v1/audio/models) need the key too; without it they show ids and names to anyone"),
     ("--max-upload-mb", "TTS_MAX_UPLOAD_MB", "largest uploaded file, MiB"),
     ("--max-body-mb", "TTS_MAX_BODY_MB", "largest request body, MiB"),
     ("--max-text-chars", "TTS_MAX_TEXT_CHARS", "longest target text of one synthesis, characters"),
@@ -176,6 +179,10 @@ _OPTIONS: list[tuple[str, str | None, str]] = [
 ]
 
 
+_SWITCHES = ("--no-load-models", "--protect-voice-list")  # on/off flags: no value
+_TRUE = ("1", "true", "yes", "on")
+
+
 def _dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
@@ -188,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
         "variable shown in brackets; a flag wins over its variable.",
     )
     for flag, env, text in _OPTIONS:
-        if flag == "--no-load-models":
-            parser.add_argument(flag, action="store_true", help=text)
+        if flag in _SWITCHES:
+            parser.add_argument(flag, action="store_true", help=f"{text}" + (f" [{env}=1]" if env else ""))
             continue
         default = getattr(defaults, "device_id" if flag == "--device" else _dest(flag), None)
         if flag == "--device-target":
@@ -199,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(flag, dest=_dest(flag), default=None,
                             help=f"{text} [{env}] (default: {default if default not in ('', None) else 'none'})")
     return parser
+
+
+def _switch(args: dict, env: dict[str, str], flag: str) -> bool:
+    """An on/off flag: given, or its variable set to 1/true/yes/on."""
+    variable = next(e for f, e, _ in _OPTIONS if f == flag)
+    return bool(args.get(_dest(flag))) or (variable is not None and env.get(variable, "").strip().lower() in _TRUE)
 
 
 def _read_weight_file(data_dir: Path, name: str) -> str | None:
@@ -248,6 +261,7 @@ def from_args(argv: list[str] | None = None, environ: dict[str, str] | None = No
             bert_path=_model_path(get("--bert-path"), base.bert_path),
             sv_path=_model_path(get("--sv-path"), base.sv_path),
             api_key=get("--api-key"),
+            protect_voice_list=_switch(args, env, "--protect-voice-list"),
             max_upload_mb=number("--max-upload-mb", float, base.max_upload_mb),
             max_body_mb=number("--max-body-mb", float, base.max_body_mb),
             max_text_chars=number("--max-text-chars", int, base.max_text_chars),
