@@ -12,16 +12,12 @@ import os
 import sys
 from dataclasses import fields
 
-from .pipeline import ModelPaths, SynthesisError, SynthesisOptions
+from .pipeline import ModelPaths, SynthesisError, SynthesisOptions, WeightsMissingError
+from .versions import default_paths
 
-PRETRAINED = "GPT_SoVITS/pretrained_models"
-DEFAULT_PATHS = {  # the reference's public v2 files, as the service uses them
-    "gpt_path": f"{PRETRAINED}/gsv-v2final-pretrained/s1bert25hz-5kh-longer-epoch=12-step=369668.ckpt",
-    "sovits_path": f"{PRETRAINED}/gsv-v2final-pretrained/s2G2333k.pth",
-    "cnhubert_base_path": f"{PRETRAINED}/chinese-hubert-base",
-    "bert_path": f"{PRETRAINED}/chinese-roberta-wwm-ext-large",
-    "sv_path": f"{PRETRAINED}/sv/pretrained_eres2netv2w24s4ep4.ckpt",
-}
+# This command's name (flag without the dashes, and environment variable) for each weight file.
+WEIGHT_NAMES = {"gpt": "gpt_path", "sovits": "sovits_path", "hubert": "cnhubert_base_path", "bert": "bert_path",
+                "speaker_verifier": "sv_path"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument("--" + name.replace("_", "-"), type=type(defaults[name]), default=defaults[name])
     parser.add_argument("--seed", type=int, default=None, help="fixed seed for reproducible output")
     parser.add_argument("--extra-ref", action="append", default=[], help="more clips for the timbre (averaged)")
-    for key, default in DEFAULT_PATHS.items():
-        flag = "--" + key.replace("_", "-")
-        parser.add_argument(flag, default=os.environ.get(key, default), help=f"[env {key}] (default: {default})")
+    for key, default in default_paths().items():  # relative to the current folder: run from the repository
+        name = WEIGHT_NAMES[key]
+        parser.add_argument("--" + name.replace("_", "-"), default=os.environ.get(name, default),
+                            help=f"[env {name}] (default: {default})")
     parser.add_argument("--device-target", default=None, help="CPU, Ascend or GPU (default: what the machine has)")
     return parser
 
@@ -55,15 +52,22 @@ def main(argv: list[str] | None = None) -> int:
         temperature=args.temperature, repetition_penalty=args.repetition_penalty, speed=args.speed,
         noise_scale=args.noise_scale, seed=args.seed, pause_second=args.pause_second,
         extra_ref_wav_paths=args.extra_ref)
-    paths = ModelPaths(gpt=args.gpt_path, sovits=args.sovits_path, hubert=args.cnhubert_base_path,
-                       bert=args.bert_path, speaker_verifier=args.sv_path)
+    paths = ModelPaths(**{key: getattr(args, name) for key, name in WEIGHT_NAMES.items()})
     try:
         write_wav(args.out, *synthesize_with_progress(paths, options, args.device_target))
+    except WeightsMissingError as exc:
+        print(f"error: {exc.worded_for(how_to_set)}", file=sys.stderr)
+        return 1
     except SynthesisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(args.out)
     return 0
+
+
+def how_to_set(key: str) -> str:
+    name = WEIGHT_NAMES[key]
+    return f"--{name.replace('_', '-')} or the variable {name}"
 
 
 def synthesize_with_progress(paths: ModelPaths, options: SynthesisOptions, device_target: str | None):

@@ -1,12 +1,12 @@
 """MindSpore device set-up, done once per process before any model is built.
 
 On the CPU, MindSpore's default asynchronous op-by-op launch costs milliseconds per kernel; blocking
-launches make single ops about 100x cheaper there, so `configure` turns them on for the CPU target.
+launches make single ops far cheaper there, so `configure` turns them on for the CPU target.
 
 On an AVX-512 CPU, the oneDNN inside MindSpore 2.10 (v3.10) runs every plain-layout convolution through
-its reference C++ kernel (`jit_uni_ncsp:conv+ref:any` in `ONEDNN_VERBOSE=1`): ~1.5 GFLOP/s, so SoVITS
-takes minutes per sentence. Capped at AVX2 it picks its JIT kernels: convolutions ~70x faster,
-transposed ones ~100x, large matrix products ~30% slower, matrix-vector products (the GPT step) equal.
+its reference C++ kernel (`jit_uni_ncsp:conv+ref:any` in `ONEDNN_VERBOSE=1`), so SoVITS takes minutes
+per sentence. Capped at AVX2 it picks its JIT kernels: convolutions (transposed ones too) become fast
+again, large matrix products a little slower, matrix-vector products (the GPT step) stay the same.
 `configure` sets that cap unless `ONEDNN_MAX_CPU_ISA` is already set (`ALL` restores oneDNN's choice).
 """
 from __future__ import annotations
@@ -67,16 +67,15 @@ def compiled_decoding() -> bool:
 def compiled_generator() -> bool:
     """Run SoVITS's HiFi-GAN generator window by window through one compiled graph, and short inputs
     through short graphs, once the background warm-up has built them (op by op until then): on by default.
-    Measured on the CPU: ~13% less time for 10 s of audio on an AVX-512 host (4.5 against 5.2 s),
-    within 3% on an AVX2 host. `GPT_SOVITS_COMPILED_GENERATOR=0` (or `GPT_SOVITS_EAGER=1`) keeps it
-    op by op."""
+    On the CPU it saves time on an AVX-512 host and about breaks even on an AVX2 host (README,
+    performance). `GPT_SOVITS_COMPILED_GENERATOR=0` (or `GPT_SOVITS_EAGER=1`) keeps it op by op."""
     return _compiled_unless_off("GPT_SOVITS_COMPILED_GENERATOR")
 
 
 def compiled_prefill() -> bool:
     """Run the GPT prefill as a compiled graph per length bucket: on by default except on the CPU, where
-    it was measured ~5% faster than op by op (the prefill is arithmetic-bound there) for ~3 s of
-    compilation per new bucket, which a request would pay. `GPT_SOVITS_COMPILED_PREFILL=1|0` overrides."""
+    it gains little over op by op (the prefill is arithmetic-bound there) for seconds of compilation per
+    new bucket, which a request would pay. `GPT_SOVITS_COMPILED_PREFILL=1|0` overrides."""
     return _compiled_by_default_off_cpu("GPT_SOVITS_COMPILED_PREFILL")
 
 

@@ -40,19 +40,18 @@ def gpt():
     weight = model.ar_predict_layer.weight.asnumpy()
     weight[cfg.eos] = 0.0
     model.ar_predict_layer.weight.set_data(ms.Tensor(weight))
-    return FixedLengthGPT(config=cfg, max_sec=configs.GPT["data"]["max_sec"], model=model,
-                          raw_config=configs.GPT, version="v2")
+    return FixedLengthGPT(config=cfg, max_sec=configs.GPT["data"]["max_sec"], model=model, version="v2")
 
 
 def sovits():
-    from GPT_SoVITS.models.sovits import loader
+    from GPT_SoVITS.models.sovits import SoVITS
     from GPT_SoVITS.models.sovits.config import SoVITSConfig
     from GPT_SoVITS.models.sovits.synthesizer import SynthesizerTrn
 
     hps = copy.deepcopy(configs.SOVITS)
     model = randomize(SynthesizerTrn(SoVITSConfig.from_hps(hps, "v2", configs.SOVITS_SYMBOLS)), seed=1)
     data = hps["data"]
-    return loader.SoVITS(hps, "v2", "v2", data["sampling_rate"], data["hop_length"], model)
+    return SoVITS(hps, "v2", "v2", data["sampling_rate"], data["hop_length"], model)
 
 
 def hubert():

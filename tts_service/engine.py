@@ -17,14 +17,13 @@ from typing import Callable, Iterator
 import numpy as np
 
 from GPT_SoVITS.pipeline import ModelPaths, SynthesisError, SynthesisOptions, WeightsMissingError
+from GPT_SoVITS.pipeline.models import missing_weights_error
+from GPT_SoVITS.versions import BASE_WEIGHTS
 
 from . import __version__
 from .settings import GPT_WEIGHT_FILE, SOVITS_WEIGHT_FILE, WEIGHT_SETTINGS, Settings
 
 log = logging.getLogger("tts_service.engine")
-
-WHERE_TO_GET = ("Download the GPT-SoVITS pretrained models (https://huggingface.co/lj1995/GPT-SoVITS) "
-                "into GPT_SoVITS/pretrained_models/, or point the flags/variables above at your files.")
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -33,7 +32,7 @@ Cancel = Callable[[], bool]
 class Engine:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._paths = {key: getattr(settings, key) for key in WEIGHT_SETTINGS}
+        self._paths = {field: getattr(settings, field) for field, _, _ in WEIGHT_SETTINGS.values()}
         self._synth = None  # the loaded Synthesizer; replaced whole, never mutated
         self._state = "idle"  # idle | loading | ready | failed
         self._error: str | None = None
@@ -41,22 +40,15 @@ class Engine:
         self._swap_lock = threading.Lock()  # one load at a time
 
     # ---- where the weights are -------------------------------------------------------------
-    def model_paths(self) -> ModelPaths:
-        sv = self._paths["sv_path"]
-        return ModelPaths(gpt=self._paths["gpt_path"], sovits=self._paths["sovits_path"],
-                          hubert=self._paths["cnhubert_base_path"], bert=self._paths["bert_path"],
-                          speaker_verifier=sv if Path(sv).exists() else None)
+    def missing_error(self, paths: dict[str, str] | None = None) -> WeightsMissingError | None:
+        """The error naming the weights every version needs that are absent (None: all there); the speaker
+        verifier only matters once the SoVITS file says it is a Pro model."""
+        error = missing_weights_error(_model_paths(paths or self._paths))
+        return None if error is None else self._worded(error)
 
-    def missing(self, paths: dict[str, str] | None = None) -> list[str]:
-        """The required weight settings whose file or folder is absent (sv only matters for v2Pro)."""
-        paths = paths or self._paths
-        return [key for key in WEIGHT_SETTINGS if key != "sv_path" and not Path(paths[key]).exists()]
-
-    def missing_error(self, keys: list[str], paths: dict[str, str] | None = None) -> WeightsMissingError:
-        paths = paths or self._paths
-        lines = [f"  {key}: {self._display(paths[key])} (set with {WEIGHT_SETTINGS[key][0]} or the variable "
-                 f"{WEIGHT_SETTINGS[key][1]})" for key in keys]
-        return WeightsMissingError("模型权重缺失 / model weights missing:\n" + "\n".join(lines) + "\n" + WHERE_TO_GET)
+    def _worded(self, error: WeightsMissingError) -> WeightsMissingError:
+        """The library's message with this service's flags and variables, and no absolute server paths."""
+        return error.worded_for(_how_to_set, self._display)
 
     def status(self) -> dict:
         from GPT_SoVITS import runtime
@@ -64,16 +56,22 @@ class Engine:
         current = runtime.current()
         synth = self._synth
         return {
-            "state": "missing" if self.missing() and synth is None else self._state,
+            "state": "missing" if synth is None and self.missing_error() is not None else self._state,
             "error": self._error,
-            "weights": {key: {"path": self._display(path), "present": Path(path).exists()}
-                        for key, path in self._paths.items()},
+            "weights": self._weights_status(getattr(synth, "needed_weights", BASE_WEIGHTS)),
             "versions": dict(getattr(synth, "versions", {}) or {}),
             "sample_rate": getattr(synth, "sample_rate", None),
             "device": {"target": current.device_target if current else self.settings.device_target,
                        "id": current.device_id if current else self.settings.device_id},
             "version": __version__,
         }
+
+    def _weights_status(self, needed: tuple[str, ...]) -> dict:
+        """Each weight setting's path (shown relative), whether it is there, and whether the loaded version
+        needs it (before loading: what every version needs)."""
+        return {field: {"path": self._display(self._paths[field]), "present": Path(self._paths[field]).exists(),
+                        "needed": key in needed}
+                for key, (field, _, _) in WEIGHT_SETTINGS.items()}
 
     def _display(self, path: str) -> str:
         """Paths inside the data dir or the repo are shown relative: no absolute server paths out."""
@@ -87,9 +85,9 @@ class Engine:
     # ---- loading -----------------------------------------------------------------------------
     def start_loading(self) -> None:
         """Load in a daemon thread if the weights are all there; otherwise stay idle (and say why)."""
-        keys = self.missing()
-        if keys:
-            log.warning("%s", self.missing_error(keys))
+        error = self.missing_error()
+        if error is not None:
+            log.warning("%s", error)
             return
         self._state = "loading"
         threading.Thread(target=self._load_quietly, name="engine-load", daemon=True).start()
@@ -101,9 +99,9 @@ class Engine:
             log.error("model loading failed: %s", exc)
 
     def _load(self, paths: dict[str, str]):
-        keys = self.missing(paths)
-        if keys:
-            raise self.missing_error(keys, paths)
+        error = self.missing_error(paths)
+        if error is not None:
+            raise error
         with self._swap_lock:
             self._state = "loading" if self._synth is None else self._state
             try:
@@ -111,14 +109,13 @@ class Engine:
 
                 runtime.configure(self.settings.device_target, self.settings.device_id)  # once per process
                 synthesizer_cls = _synthesizer_class()
-                sv = paths["sv_path"]
                 started = time.perf_counter()
-                new = synthesizer_cls.load(ModelPaths(
-                    gpt=paths["gpt_path"], sovits=paths["sovits_path"], hubert=paths["cnhubert_base_path"],
-                    bert=paths["bert_path"], speaker_verifier=sv if Path(sv).exists() else None))
+                new = synthesizer_cls.load(_model_paths(paths))
                 log.info("models loaded in %.2f s", time.perf_counter() - started)
                 _warm_up(new)
             except Exception as exc:
+                if isinstance(exc, WeightsMissingError):  # one the version needs (a Pro model's verifier)
+                    exc = self._worded(exc)
                 if self._synth is None:
                     self._state, self._error = "failed", str(exc)
                 self._loaded.set()
@@ -133,9 +130,9 @@ class Engine:
         """The current synthesizer, loading it now (in this worker thread) if nobody has yet."""
         if self._synth is not None:
             return self._synth
-        keys = self.missing()
-        if keys:
-            raise self.missing_error(keys)
+        error = self.missing_error()
+        if error is not None:
+            raise error
         if self._state == "loading":
             self._loaded.wait()
             if self._synth is not None:
@@ -167,6 +164,16 @@ class Engine:
         if sovits_path:
             (data_dir / SOVITS_WEIGHT_FILE).write_text(paths["sovits_path"], encoding="utf-8")
         return self.status()
+
+
+def _model_paths(paths: dict[str, str]) -> ModelPaths:
+    """The library's `ModelPaths` from this service's weight settings."""
+    return ModelPaths(**{key: paths[field] for key, (field, _, _) in WEIGHT_SETTINGS.items()})
+
+
+def _how_to_set(key: str) -> str:
+    _, flag, variable = WEIGHT_SETTINGS[key]
+    return f"{flag} or the variable {variable}"
 
 
 def _warm_up(synth) -> None:

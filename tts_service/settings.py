@@ -12,15 +12,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PRETRAINED = "GPT_SoVITS/pretrained_models"
+from GPT_SoVITS.versions import default_paths
 
-# The reference's public file names (GPT-SoVITS config.py / inference_webui.py), v2 base models.
-DEFAULT_GPT = f"{PRETRAINED}/gsv-v2final-pretrained/s1bert25hz-5kh-longer-epoch=12-step=369668.ckpt"
-DEFAULT_SOVITS = f"{PRETRAINED}/gsv-v2final-pretrained/s2G2333k.pth"
-DEFAULT_HUBERT = f"{PRETRAINED}/chinese-hubert-base"
-DEFAULT_BERT = f"{PRETRAINED}/chinese-roberta-wwm-ext-large"
-DEFAULT_SV = f"{PRETRAINED}/sv/pretrained_eres2netv2w24s4ep4.ckpt"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The reference's public files (v2 base models), from the library's version registry.
+DEFAULT_WEIGHTS = default_paths(REPO_ROOT)
 
 GPT_WEIGHT_FILE = "gweight.txt"
 SOVITS_WEIGHT_FILE = "sweight.txt"
@@ -52,11 +48,11 @@ class Settings:
     device_target: str = "CPU"
     device_id: int = 0
     data_dir: Path = REPO_ROOT
-    gpt_path: str = str(REPO_ROOT / DEFAULT_GPT)
-    sovits_path: str = str(REPO_ROOT / DEFAULT_SOVITS)
-    cnhubert_base_path: str = str(REPO_ROOT / DEFAULT_HUBERT)
-    bert_path: str = str(REPO_ROOT / DEFAULT_BERT)
-    sv_path: str = str(REPO_ROOT / DEFAULT_SV)
+    gpt_path: str = DEFAULT_WEIGHTS["gpt"]
+    sovits_path: str = DEFAULT_WEIGHTS["sovits"]
+    cnhubert_base_path: str = DEFAULT_WEIGHTS["hubert"]
+    bert_path: str = DEFAULT_WEIGHTS["bert"]
+    sv_path: str = DEFAULT_WEIGHTS["speaker_verifier"]
     api_key: str | None = None
     protect_voice_list: bool = False  # /v1/audio/voices and /v1/audio/models need the key too
     max_upload_mb: float = 20.0  # per uploaded file (avatar, reference clip)
@@ -288,11 +284,12 @@ def from_args(argv: list[str] | None = None, environ: dict[str, str] | None = No
         raise SystemExit(f"api_ms.py: bad setting: {exc}") from None
 
 
-# Which flag / variable sets each weight location: the error for missing weights names them.
+# The setting, flag and variable of each weight file of the library (`GPT_SoVITS.versions.WEIGHT_FILES`):
+# the error for missing weights names the flag and variable.
 WEIGHT_SETTINGS = {
-    "gpt_path": ("--gpt-path", "gpt_path"),
-    "sovits_path": ("--sovits-path", "sovits_path"),
-    "cnhubert_base_path": ("--cnhubert-base-path", "cnhubert_base_path"),
-    "bert_path": ("--bert-path", "bert_path"),
-    "sv_path": ("--sv-path", "sv_path"),
+    "gpt": ("gpt_path", "--gpt-path", "gpt_path"),
+    "sovits": ("sovits_path", "--sovits-path", "sovits_path"),
+    "hubert": ("cnhubert_base_path", "--cnhubert-base-path", "cnhubert_base_path"),
+    "bert": ("bert_path", "--bert-path", "bert_path"),
+    "speaker_verifier": ("sv_path", "--sv-path", "sv_path"),
 }

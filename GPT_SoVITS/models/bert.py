@@ -16,19 +16,12 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from .backends import TextTooLongError, WarmUpStage
 from .layers import Embedding, LayerNorm, Linear, gelu, to_stored_layout
 
 BERT_FEATURE_DIM = 1024  # what the GPT's bert_proj expects
 HIDDEN_STATE_FROM_END = 3  # get_bert_feature takes hidden_states[-3:-2]
 _UNUSED_PREFIXES = ("cls.", "bert.pooler.", "bert.embeddings.position_ids")  # MLM head, pooler, a buffer
-
-
-class TextTooLongError(ValueError):
-    """The text needs more BERT positions than the model has (its config's `max_position_embeddings`)."""
-
-    def __init__(self, tokens: int, limit: int):
-        super().__init__(f"text too long for BERT: {tokens} tokens > {limit}")
-        self.tokens, self.limit = tokens, limit
 
 
 @dataclass(frozen=True)
@@ -159,7 +152,7 @@ class BertModel(nn.Cell):
 
     def compile(self, index: int) -> None:
         """Build and compile the graph serving `hidden_state(..., index)` for every length (one
-        compilation, ~8 s at full size on 2 cores: the service does it in its background warm-up)."""
+        compilation of seconds at full size: the service does it in its background warm-up)."""
         position = self._layers_for(index)
         graphs = self.__dict__.setdefault("_graphs", {})  # plain dict: not a cell attribute
         if position not in graphs:
@@ -184,8 +177,8 @@ def graph_inputs(ids: ms.Tensor, type_ids: ms.Tensor) -> tuple[ms.Tensor, ...]:
 class CompiledBert(nn.Cell):
     """The first `layers` layers as one compiled graph (`mindspore.jit`) whose token axis is dynamic:
     compiled once, it serves every length without padding. Op by op, 22 layers launch ~500 kernels
-    from Python and re-plan every matrix product; compiled they run from one graph, 5-20% faster on
-    the CPU (the same arithmetic: equal to op by op)."""
+    from Python and re-plan every matrix product; compiled they run from one graph, faster on the CPU
+    (the same arithmetic: equal to op by op)."""
 
     def __init__(self, model: BertModel, layers: int):
         super().__init__(auto_prefix=False)  # shares the model's cells and parameter names
@@ -217,7 +210,8 @@ def encoder_state(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 class ChineseBert:
-    """Tokenizer + encoder of a Hugging Face BERT folder (`config.json`, `tokenizer.json`, weights)."""
+    """Tokenizer + encoder of a Hugging Face BERT folder (`config.json`, `tokenizer.json`, weights): the
+    text-feature back end (`models.backends.TextFeatureModel`)."""
 
     def __init__(self, folder: str | Path):
         from tokenizers import Tokenizer
@@ -268,6 +262,22 @@ class ChineseBert:
         if rows.shape[0] < len(word2ph):
             raise ValueError(f"the tokenizer gave {rows.shape[0]} tokens for {len(word2ph)} characters")
         return np.repeat(rows[: len(word2ph)], np.asarray(word2ph, dtype=np.int64), axis=0).T.copy()
+
+    def reads(self, language: str) -> bool:
+        return reads_bert(language)
+
+    def features(self, language: str, norm_text: str, word2ph: list[int] | None, n_phones: int) -> np.ndarray:
+        return bert_features(self, language, norm_text, word2ph, n_phones)
+
+    def warm_up_stages(self, *, background: bool) -> list[WarmUpStage]:
+        """The encoder's graph (one for every length), in the background: it runs op by op until then."""
+        return [("bert.compile", self._compile)] if background else []
+
+    def _compile(self) -> None:
+        from GPT_SoVITS.runtime import compiled_bert
+
+        if compiled_bert():
+            self.model.compile(-HIDDEN_STATE_FROM_END)
 
 
 def reads_bert(language: str) -> bool:

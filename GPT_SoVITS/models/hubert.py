@@ -16,6 +16,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from .backends import WarmUpStage
 from .layers import LayerNorm, Linear, gelu, zeros_parameter
 from .sovits.layers import Conv1d
 from .sovits.weight_norm import fold_weight_norm
@@ -209,6 +210,14 @@ class HubertModel(nn.Cell):
         """[N] or [1, N] float waveform -> [1, frames, hidden]. The caller appends the reference's padding."""
         t = wav16k if isinstance(wav16k, ms.Tensor) else ms.Tensor(np.asarray(wav16k, dtype=np.float32))
         return self(t.reshape(1, -1).astype(ms.float32))
+
+    # -- the SSL back end (`models.backends.SSLModel`) ---------------------------------------------
+    def content(self, wav16k: np.ndarray) -> ms.Tensor:
+        """`get_content`: [1, hidden, frames] features of a padded 16 kHz clip, for SoVITS's prompt codes."""
+        return self.last_hidden_state(wav16k).transpose(0, 2, 1)
+
+    def warm_up_stages(self, *, background: bool) -> list[WarmUpStage]:
+        return []  # runs op by op; its first call is part of the pipeline's reference stage
 
 
 def ssl_content(model: HubertModel, wav16k: np.ndarray, pad_samples: int) -> np.ndarray:

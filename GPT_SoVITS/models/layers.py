@@ -3,7 +3,7 @@
 The cells keep PyTorch's parameter names and layouts (`weight` [out, in], `bias`), so a PyTorch state
 dict loads by a strict name match. They call `ops` primitives rather than `mint`: on the CPU backend
 `mint`'s LayerNorm, Embedding and GELU kernels are not registered, and `mint.nn.functional.linear` costs
-~30x more than a 2-D `MatMul(transpose_b=True)` for a single decoding row. Parameters start at zero;
+many times more than a 2-D `MatMul(transpose_b=True)` for a single decoding row. Parameters start at zero;
 real values come from a checkpoint. (Convolutions live in `sovits/layers.py`.)
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ SQRT_HALF = 0.7071067811865476
 
 def zeros_parameter(*shape: int) -> ms.Parameter:
     """A float32 parameter of zeros, to be filled by the weight loader. Built on numpy's zeros without a
-    copy: the pages stay untouched until something writes them, and loading replaces them (BERT's
-    1.3 GB of placeholders cost ~5 s to create when copied)."""
+    copy: the pages stay untouched until something writes them, and loading replaces them (copying
+    BERT's 1.3 GB of placeholders would take seconds)."""
     return ms.Parameter(ms.Tensor.from_numpy(np.zeros(shape, dtype=np.float32)))
 
 
@@ -29,8 +29,8 @@ class Linear(nn.Cell):
     """torch.nn.Linear: `weight` [out, in], optional `bias` [out]; any number of leading axes.
 
     `store_transposed=True` keeps `weight` as [in, out] instead (load with `to_stored_layout`): on the CPU
-    backend a product with 16-64 rows runs 2-5x faster against a weight in that layout than against
-    a transposed [out, in] one (equal for a single row or hundreds), which is BERT's case.
+    backend a product with tens of rows runs several times faster against a weight in that layout than
+    against a transposed [out, in] one (the same for a single row or hundreds), which is BERT's case.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, store_transposed: bool = False):
@@ -58,7 +58,7 @@ def to_stored_layout(cell: nn.Cell, state: Mapping[str, np.ndarray]) -> dict[str
 
 
 def transposed_copy(matrix: np.ndarray, rows_per_block: int = 64) -> np.ndarray:
-    """`matrix.T` as a new C-contiguous array, a band of rows at a time: twice as fast as numpy's one
+    """`matrix.T` as a new C-contiguous array, a band of rows at a time: faster than numpy's one
     strided copy for BERT's 1024 x 4096 weights (BERT transposes 1.2 GB at load)."""
     out = np.empty(matrix.shape[::-1], matrix.dtype)
     for start in range(0, matrix.shape[0], rows_per_block):
@@ -96,7 +96,7 @@ class Embedding(nn.Cell):
 
 
 def zero_pad(x: ms.Tensor, axis: int, before: int, after: int) -> ms.Tensor:
-    """Zeros before and after one axis. A concatenation: MindSpore's CPU `ops.pad` is up to 30x slower."""
+    """Zeros before and after one axis. A concatenation: MindSpore's CPU `ops.pad` is much slower."""
     axis = axis % x.ndim
 
     def zeros(size: int) -> ms.Tensor:
@@ -108,5 +108,5 @@ def zero_pad(x: ms.Tensor, axis: int, before: int, after: int) -> ms.Tensor:
 
 def gelu(x: ms.Tensor) -> ms.Tensor:
     """The exact (erf) GELU of torch's default, written as torch computes it: x * 0.5 * (1 + erf(x / sqrt 2)).
-    (The tanh approximation differs by ~1e-3; MindSpore's own exact `ops.gelu` is ~3x slower on the CPU.)"""
+    (The tanh approximation differs by ~1e-3; MindSpore's own exact `ops.gelu` is slower on the CPU.)"""
     return x * 0.5 * (1.0 + ops.erf(x * SQRT_HALF))

@@ -1,11 +1,12 @@
 """Chunked streaming inside a segment: audio every ~16 semantic codes instead of once per segment.
 
 The reference's `streaming_mode` 2 and 3 (`TTS.py`, `t2s_model.infer_panel_naive`): while the GPT
-decodes, its codes are cut into chunks; each chunk is voiced by re-running SoVITS's text encoder over
-all codes so far and sending only the last frames (the new chunk plus `overlap` codes already voiced)
-through the prior, flow and generator. The overlap joins chunks twice: the encoder frames are
-cross-faded with the previous window's (sine window), and the waveforms are aligned and cross-faded
-(SOLA). Each chunk withholds its last `overlap` codes of audio for the next one to blend with.
+decodes, its codes are cut into chunks; each chunk is voiced by re-running the acoustic model's encoder
+(SoVITS's text encoder) over all codes so far and sending only the last latent frames (the new chunk
+plus `overlap` codes already voiced) through the rest of it (prior, flow and generator). The overlap
+joins chunks twice: the latent frames are joined to the previous window's (`join_frames`: SoVITS
+cross-fades them along a sine), and the waveforms are aligned and cross-faded (SOLA). Each chunk
+withholds its last `overlap` codes of audio for the next one to blend with.
 
 This trades exactness for latency: a chunk's audio differs slightly from the whole segment decoded at
 once (the generator sees a window, not the whole utterance). The GPT codes are the same, all of them
@@ -28,8 +29,8 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
-import mindspore as ms
-from mindspore import ops
+
+from GPT_SoVITS.models.backends import AcousticModel, Frames, Timbre
 
 SPLIT_THRESHOLD = 0.0  # the reference's chunk_split_thershold: similarity to silence that allows a cut
 PAIR_LOOKAHEAD = 2  # codes past `min_codes` before looking for a cut (the reference's check_token_num)
@@ -101,15 +102,6 @@ def chunks_of(codes: Iterable[tuple[int, bool]], cutter: ChunkCutter) -> Iterato
     yield cutter.rest(), True
 
 
-def crossfade_frames(window: ms.Tensor, previous: ms.Tensor) -> ms.Tensor:
-    """The first frames of `window` [1, C, T] blended into `previous` [1, C, n] (the same frames as the
-    last window saw them): previous fades out, window fades in, along a half sine period."""
-    n = previous.shape[-1]
-    ramp = np.sin(np.arange(2 * n) * np.pi / (2 * n)).astype(np.float32)
-    head = window[:, :, :n] * ms.Tensor(ramp[:n]) + previous * ms.Tensor(ramp[n:])
-    return ops.concat([head, window[:, :, n:]], axis=2)
-
-
 def hann_window(length: int) -> np.ndarray:
     """torch.hann_window(length) (periodic)."""
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(np.float32)
@@ -133,16 +125,15 @@ def sola_join(previous: np.ndarray, current: np.ndarray, overlap: int, search: i
 class ChunkVoicer:
     """Turns one segment's chunks of codes into audio, chunk by chunk (float32 waveforms)."""
 
-    def __init__(self, sovits, phones: np.ndarray, ge: ms.Tensor, plan: ChunkPlan, noise_scale: float,
-                 speed: float, rng: np.random.Generator):
-        self.sovits, self.phones, self.ge, self.plan = sovits, phones, ge, plan
+    def __init__(self, acoustic: AcousticModel, phones: np.ndarray, timbre: Timbre, plan: ChunkPlan,
+                 noise_scale: float, speed: float, rng: np.random.Generator):
+        self.acoustic, self.phones, self.timbre, self.plan = acoustic, phones, timbre, plan
         self.noise_scale, self.speed, self.rng = noise_scale, speed, rng
-        cfg = sovits.cfg
-        self.frames_per_code = cfg.frames_per_code
-        self.samples_per_code = cfg.samples_per_frame * cfg.frames_per_code / speed
+        self.frames_per_code = acoustic.frames_per_code
+        self.samples_per_code = acoustic.samples_per_frame * acoustic.frames_per_code / speed
         self.overlap_samples = math.ceil(plan.overlap_codes * self.samples_per_code)
         self.codes: list[int] = []
-        self.last_window: ms.Tensor | None = None
+        self.last_window: Frames | None = None
         self.last_audio: np.ndarray | None = None
 
     def voice(self, chunk: list[int], last: bool) -> np.ndarray:
@@ -156,13 +147,13 @@ class ChunkVoicer:
             # never more context than the previous window had (only binds for chunks under ~8 codes)
             overlap = min(overlap, self.last_window.shape[-1] // self.frames_per_code)
         self.codes += chunk
-        frames = self.sovits.encode_frames(np.asarray(self.codes, np.int64)[None, None], self.phones, self.ge)
+        frames = self.acoustic.encode_frames(np.asarray(self.codes, np.int64), self.phones, self.timbre)
         window = frames
         if not first:
             keep = (len(chunk) + overlap) * self.frames_per_code
-            window = crossfade_frames(frames[:, :, -keep:], self.last_window[:, :, -overlap * self.frames_per_code:])
-        audio = self.sovits.synthesize_frames(window, self.ge, self.noise_scale, self.speed, self.rng)
-        audio = audio.asnumpy().astype(np.float32).reshape(-1)
+            window = self.acoustic.join_frames(frames[:, :, -keep:],
+                                               self.last_window[:, :, -overlap * self.frames_per_code:])
+        audio = self.acoustic.synthesize_frames(window, self.timbre, self.noise_scale, self.speed, self.rng)
         if overlap > self.plan.overlap_codes:  # drop the extra context again
             audio = audio[-int((self.plan.overlap_codes + len(chunk)) * self.samples_per_code):]
         previous, self.last_audio, self.last_window = self.last_audio, audio, window

@@ -1,8 +1,8 @@
 """`ModelsLock`: the one lock every model call takes, and the way background work yields to requests.
 
 MindSpore cells are not safe to run from several threads at once, so requests take turns (segment by
-segment). Background work (the warm-up that runs after the service is ready: ~20 s of compilation on
-2 cores) would otherwise make the first requests wait for all of it; it takes the lock only once no
+segment). Background work (the warm-up that runs after the service is ready: seconds of compilation
+per stage) would otherwise make the first requests wait for all of it; it takes the lock only once no
 request has waited for or held it for `QUIET_SECONDS`, one stage at a time.
 """
 from __future__ import annotations

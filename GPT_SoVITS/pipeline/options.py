@@ -34,7 +34,6 @@ class SynthesisOptions:
 
 
 CHUNKED_MODES = (2, 3)
-STREAMING_MODES = (0, 1, 2, 3)
 
 
 @dataclass(frozen=True)

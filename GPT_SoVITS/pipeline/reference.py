@@ -17,6 +17,7 @@ from typing import Callable, Hashable, TypeVar
 import numpy as np
 
 from .errors import ReferenceClipError
+from .models import Models
 
 HUBERT_RATE = 16000
 MIN_CLIP_SAMPLES_16K = 3 * HUBERT_RATE  # the reference's 3-10 s rule, on the 16 kHz clip
@@ -27,9 +28,9 @@ HUBERT_PAD_SECONDS = 0.3  # zeros after the clip; sized with the SoVITS rate, as
 @dataclass(frozen=True)
 class ReferenceAudio:
     prompt_codes: np.ndarray | None  # int64 [T] semantic codes of the clip; None in reference-free mode
-    spec: np.ndarray  # float32 [F, T] linear spectrogram at the SoVITS rate
-    sv_embedding: np.ndarray | None  # float32 [20480] for v2Pro/v2ProPlus, else None
-    timbre: np.ndarray  # float32 [1, gin, 1]: SoVITS's `ge` of this clip (its style encoder, + SV for Pro)
+    spec: np.ndarray  # float32 [F, T] linear spectrogram at the acoustic model's rate
+    sv_embedding: np.ndarray | None  # the speaker embedding, for the versions that use one (Pro), else None
+    timbre: np.ndarray  # the acoustic model's timbre of this clip (SoVITS's `ge`: style encoder, + SV for Pro)
 
 
 def clip_identity(path: str) -> tuple[str, int, int]:
@@ -41,8 +42,8 @@ def clip_identity(path: str) -> tuple[str, int, int]:
     return os.path.realpath(path), stat.st_size, stat.st_mtime_ns
 
 
-def prompt_codes(models, path: str) -> np.ndarray:
-    """HuBERT features of the 16 kHz clip (+ the reference's zero pad) -> SoVITS semantic codes [T]."""
+def prompt_codes(models: Models, path: str) -> np.ndarray:
+    """SSL (HuBERT) features of the 16 kHz clip (+ the reference's zero pad) -> its semantic codes [T]."""
     from GPT_SoVITS.audio.io import load_librosa
 
     try:
@@ -53,21 +54,17 @@ def prompt_codes(models, path: str) -> np.ndarray:
         seconds = wav16k.shape[0] / HUBERT_RATE
         raise ReferenceClipError(f"参考音频需在 3~10 秒范围内 (reference clip must last 3-10 s, got {seconds:.2f} s)")
     padded = np.concatenate([wav16k, np.zeros(int(models.sample_rate * HUBERT_PAD_SECONDS), np.float32)])
-    ssl = models.hubert.last_hidden_state(padded)  # [1, T, 768]
-    codes = models.sovits.model.extract_latent(ssl.transpose(0, 2, 1))  # [1, 1, T']
-    return codes.asnumpy()[0, 0].astype(np.int64)
+    return models.sovits.prompt_codes(models.hubert.content(padded))
 
 
-def analyse_reference(models, path: str, with_prompt_codes: bool) -> ReferenceAudio:
-    from GPT_SoVITS.audio.spectrogram import reference_spectrogram
-
+def analyse_reference(models: Models, path: str, with_prompt_codes: bool) -> ReferenceAudio:
     codes = prompt_codes(models, path) if with_prompt_codes else None
     try:
-        spec, audio = reference_spectrogram(path, models.sovits.hps)
+        spec, audio = models.sovits.reference_spectrogram(path)
     except Exception as exc:
         raise ReferenceClipError(f"参考音频解析失败 (reference clip does not decode): {exc}") from exc
     embedding = models.speaker.embedding(audio, models.sample_rate) if models.is_pro else None
-    timbre = models.sovits.model.reference_embedding(spec, embedding).asnumpy()
+    timbre = models.sovits.reference_timbre(spec, embedding)
     return ReferenceAudio(prompt_codes=codes, spec=spec, sv_embedding=embedding, timbre=timbre)
 
 

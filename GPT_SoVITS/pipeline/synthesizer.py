@@ -22,6 +22,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from GPT_SoVITS.models.backends import SamplingOptions, Timbre
+
 from .chunked import ChunkCutter, ChunkPlan, ChunkVoicer, chunks_of
 from .errors import CancelledError, InputError
 from .models_lock import ModelsLock
@@ -60,6 +62,11 @@ class Synthesizer:
     @property
     def versions(self) -> dict[str, str]:
         return self.models.versions()
+
+    @property
+    def needed_weights(self) -> tuple[str, ...]:
+        """The weight files (keys of `GPT_SoVITS.versions.WEIGHT_FILES`) the loaded version needs."""
+        return self.models.version.weights
 
     def warm_up(self) -> dict[str, float]:
         """Pay the first request's start-up costs now (see `warmup.py`); seconds per stage."""
@@ -135,6 +142,10 @@ class Synthesizer:
         chunks = list(self.stream(options, should_cancel, on_progress))
         return self.sample_rate, np.concatenate(chunks)
 
+    def _timbre(self, references: list[ReferenceAudio]) -> Timbre:
+        """The voice's timbre from its clips' cached ones."""
+        return self.models.sovits.voice_timbre([ref.timbre for ref in references])
+
     def _gpt_inputs(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None):
         """The segment's features, and the GPT's phonemes and BERT features (prompt text first)."""
         target = self._locked(text_features, self.models, text, options.text_language, self.models.symbol_version)
@@ -150,11 +161,10 @@ class Synthesizer:
         with self._models_lock.request():
             result = self.models.gpt.generate(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
                                               bert, sampling, seed=gpt_seed)
-            tokens = result.webui_tokens
-            audio = self.models.sovits.model.decode_with_timbre(
-                tokens[None, None], np.asarray(target.phone_ids, np.int64)[None], voice_timbre(references),
-                noise_scale=options.noise_scale, speed=options.speed, seed=noise_seed)
-        return limit_peak(audio.asnumpy().astype(np.float32).reshape(-1))
+            audio = self.models.sovits.decode(result.webui_tokens, np.asarray(target.phone_ids, np.int64),
+                                              self._timbre(references), noise_scale=options.noise_scale,
+                                              speed=options.speed, seed=noise_seed)
+        return limit_peak(audio)
 
     def _chunked_segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
                          references: list[ReferenceAudio], rng: np.random.Generator,
@@ -176,11 +186,11 @@ class Synthesizer:
         def produce() -> None:
             try:
                 with self._models_lock.request():
-                    gpt, sovits = self.models.gpt, self.models.sovits.model
+                    gpt = self.models.gpt
                     codes = gpt.generate_tokens(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
                                                 bert, sampling_options(options), seed=gpt_seed)
-                    voicer = ChunkVoicer(sovits, np.asarray(target.phone_ids, np.int64)[None],
-                                         voice_timbre(references), plan,
+                    voicer = ChunkVoicer(self.models.sovits, np.asarray(target.phone_ids, np.int64),
+                                         self._timbre(references), plan,
                                          options.noise_scale, options.speed, np.random.default_rng(noise_seed))
                     cutter = ChunkCutter(plan, gpt.mute_similarity if plan.at_pauses else None)
                     for chunk, last in chunks_of(codes, cutter):
@@ -203,16 +213,7 @@ class Synthesizer:
             stopped.set()
 
 
-def voice_timbre(references: list[ReferenceAudio]):
-    """SoVITS's timbre for these clips, from their cached `ge` (the reference's mean over the clips)."""
-    from GPT_SoVITS.models.sovits.synthesizer import mean_timbre
-
-    return mean_timbre([ref.timbre for ref in references])
-
-
-def sampling_options(options: SynthesisOptions):
-    from GPT_SoVITS.models.gpt import SamplingOptions
-
+def sampling_options(options: SynthesisOptions) -> SamplingOptions:
     return SamplingOptions(top_k=options.top_k, top_p=options.top_p, temperature=options.temperature,
                            repetition_penalty=options.repetition_penalty)
 

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from GPT_SoVITS.models.backends import TextTooLongError
+
 from .errors import InputError
+from .models import Models
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def split_target_text(text: str, how_to_cut: str, language: str) -> list[str]:
         raise InputError(f"目标文本为空 (nothing to synthesise): {exc}") from exc
 
 
-def fit_to_bert(models, segments: list[str], language: str, version: str) -> list[str]:
+def fit_to_bert(models: Models, segments: list[str], language: str, version: str) -> list[str]:
     """The segments with every one too long for BERT cut again (the rule in this module's docstring)."""
     limit = models.bert.max_tokens
     mode = language_mode(language)
@@ -104,12 +107,10 @@ def _fit(segment: str, tokens, limit: int, budget: int, mode: str) -> list[str]:
             for fitted in _fit(with_end_mark(piece, mode), tokens, limit, budget // 2, mode)]
 
 
-def bert_tokens(models, text: str, language: str, version: str) -> int:
+def bert_tokens(models: Models, text: str, language: str, version: str) -> int:
     """The most positions one BERT call on this text takes ([CLS], [SEP] included); 0 without Chinese."""
-    from GPT_SoVITS.models.bert import reads_bert
-
     return max((models.bert.token_count(seg.norm_text) for seg in phones(text, language, version).segments
-                if reads_bert(seg.lang)), default=0)
+                if models.bert.reads(seg.lang)), default=0)
 
 
 def phones(text: str, language: str, version: str):
@@ -124,14 +125,12 @@ def phones(text: str, language: str, version: str):
         raise InputError(f"文本处理失败 (text frontend failed on {text!r}): {exc}") from exc
 
 
-def text_features(models, text: str, language: str, version: str) -> TextFeatures:
-    from GPT_SoVITS.models.bert import TextTooLongError, bert_features
-
+def text_features(models: Models, text: str, language: str, version: str) -> TextFeatures:
     result = phones(text, language, version)
     if not result.phone_ids:
         raise InputError(f"文本没有可发音的内容 (nothing pronounceable in {text!r})")
     try:
-        berts = [bert_features(models.bert, seg.lang, seg.norm_text, seg.word2ph, len(seg.phone_ids))
+        berts = [models.bert.features(seg.lang, seg.norm_text, seg.word2ph, len(seg.phone_ids))
                  for seg in result.segments]
     except TextTooLongError as exc:  # a prompt text, or a segment `fit_to_bert` did not see
         raise too_long_error(exc.limit, exc.tokens) from exc

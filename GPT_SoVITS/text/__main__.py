@@ -16,15 +16,16 @@ from typing import Callable, TextIO
 
 
 def _phones(request: dict) -> dict:
+    from ..versions import VERSIONS
     from .languages import to_mode
     from .routing import get_phones
 
     text = _field(request, "text")
     mode = to_mode(_field(request, "language"))
     version = request.get("version", "v2")
-    if version not in ("v1", "v2", "v2Pro", "v2ProPlus", "v3", "v4"):
+    if version not in VERSIONS:
         raise ValueError(f"unknown version {version!r}")
-    result = get_phones(text, mode, "v1" if version == "v1" else "v2")
+    result = get_phones(text, mode, VERSIONS[version].symbols)
     reply = {"norm_text": result.norm_text, "phones": result.phones, "phone_ids": result.phone_ids}
     if any(s.word2ph is not None for s in result.segments):
         reply["word2ph"] = [n for s in result.segments for n in (s.word2ph or [])]

@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from . import version as versions
+from .. import versions
+from . import version as detection
 from .errors import WeightLoadError
 from .hparams import HParams
 from .mindspore_ckpt import MODEL_VERSION_KEY, MindSporeCheckpoint, guess_kind, read_mindspore_checkpoint
@@ -19,6 +20,7 @@ from .torch_zip import is_torch_zip, read_torch_checkpoint, version_tag
 from .version import SovitsVersion
 
 GPT_PREFIX = "model."  # the Lightning wrapper's attribute name in s1 checkpoints
+SOVITS_TRAINING_ONLY = ("enc_q.",)  # the posterior encoder: the webui deletes it, inference never builds it
 _KIND_NAMES = {"gpt": "a GPT (s1, text-to-semantic) checkpoint", "sovits": "a SoVITS (s2) checkpoint"}
 
 
@@ -83,18 +85,21 @@ def load_gpt_checkpoint(path: str | Path) -> GptCheckpoint:
     if not isinstance(config, Mapping) or "model" not in config:
         raise WeightLoadError(f"{path}: the GPT checkpoint has no `config` with a `model` section")
     state = {name.removeprefix(GPT_PREFIX): array for name, array in weight.items()}
-    rows = state["ar_text_embedding.word_embeddings.weight"].shape[0]
-    version = "v1" if rows == versions.GPT_V1_PHONEME_VOCAB else "v2"
+    version = versions.gpt_symbols(state["ar_text_embedding.word_embeddings.weight"].shape[0])
     return GptCheckpoint(dict(config), state, info, version)
 
 
 def _mindspore_version(content: MindSporeCheckpoint, hps: HParams, weight: Mapping[str, Any]) -> SovitsVersion:
-    """No header to read: our converter stores the model version; the port's files are v1/v2."""
+    """No header to read: our converter stores the model version; the port's files are v1/v2 (a Pro
+    file without a stored version, which only the Pro layer `sv_emb` gives away, is taken for v2Pro)."""
     stored = content.extra.get(MODEL_VERSION_KEY) or hps.get("model", HParams()).get("version")
+    symbols = detection.symbols_from_weights(weight)
     if "sv_emb.weight" in weight:
-        model = stored if stored in ("v2Pro", "v2ProPlus") else "v2Pro"
-        return SovitsVersion("v2", model)
-    return SovitsVersion(versions.symbols_from_weights(weight), stored or "v2")
+        return SovitsVersion(symbols, stored if versions.is_pro(stored) else "v2Pro")
+    claimed = stored or "v2"
+    if claimed not in versions.SUPPORTED:  # kept, for the message that refuses it
+        return SovitsVersion(symbols, claimed)
+    return SovitsVersion(symbols, versions.model_version(symbols, claimed))
 
 
 def load_sovits_checkpoint(path: str | Path) -> SovitsCheckpoint:
@@ -111,20 +116,20 @@ def load_sovits_checkpoint(path: str | Path) -> SovitsCheckpoint:
     hps = config if isinstance(config, HParams) else HParams(config)
     if is_torch:
         try:
-            fast = versions.version_from_file(path)
+            fast = detection.version_from_file(path)
         except KeyError:
             raise WeightLoadError(f"{path}: unknown SoVITS version tag {version_tag(path)!r}") from None
-        version = versions.resolve(fast, weight)
+        version = detection.resolve(fast, weight)
     else:
         version = _mindspore_version(content, hps, weight)
-    if version.model not in versions.SUPPORTED_MODELS or version.lora:
+    if version.model not in versions.SUPPORTED or version.lora:
         kind = f"SoVITS {version.model}" + (" LoRA" if version.lora else "")
         raise WeightLoadError(
-            f"{path}: {kind} models are not supported yet (supported: {', '.join(versions.SUPPORTED_MODELS)})"
+            f"{path}: {kind} models are not supported yet (supported: {', '.join(versions.SUPPORTED)})"
         )
     hps.model.semantic_frame_rate = "25hz"  # the reference forces it before building the model
     hps.model.version = version.model
-    state = {name: array for name, array in weight.items() if not name.startswith("enc_q.")}
+    state = {name: array for name, array in weight.items() if not name.startswith(SOVITS_TRAINING_ONLY)}
     return SovitsCheckpoint(hps, state, version, info)
 
 

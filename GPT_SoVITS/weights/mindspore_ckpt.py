@@ -1,6 +1,6 @@
 """MindSpore `.ckpt` files in the original port's layout (its `convert.py`), read and written.
 
-Layout (../shared/spec/SEED_MODELS.md section 4): one parameter per tensor of the PyTorch `weight` dict,
+Layout: one parameter per tensor of the PyTorch `weight` dict,
 dtype as in the source (fp16 for exported fine-tunes), plus string entries `config` (a JSON string)
 and `info`. Names follow the port's modules, which differ from PyTorch's in two places:
 - GPT: the Lightning `model.` prefix is dropped and `linearN` is called `denseN`;

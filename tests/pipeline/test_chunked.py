@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from GPT_SoVITS.pipeline.chunked import (ChunkCutter, ChunkPlan, chunks_of, crossfade_frames, hann_window,
-                                         sola_join)
+from GPT_SoVITS.models.sovits.backend import crossfade_frames
+from GPT_SoVITS.pipeline.chunked import ChunkCutter, ChunkPlan, chunks_of, hann_window, sola_join
 
 
 def stream(codes: list[int], last_flag: bool) -> list[tuple[int, bool]]:

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # noqa: F811
+    from GPT_SoVITS.models.gpt.backend import LATER_CAPACITIES, WARM_CAPACITIES
     from GPT_SoVITS.models.gpt.compiled import bucketed
-    from GPT_SoVITS.pipeline.warmup import LATER_CAPACITIES, LATER_TEXTS, WARM_CAPACITIES, WARM_TEXT
+    from GPT_SoVITS.pipeline.warmup import LATER_TEXTS, WARM_TEXT
     from GPT_SoVITS.runtime import compiled_decoding
 
     with caplog.at_level(logging.WARNING, logger="GPT_SoVITS.pipeline.warmup"):

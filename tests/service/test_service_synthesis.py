@@ -47,6 +47,33 @@ def test_engine_without_weights_raises_weights_missing(tmp_path):
     assert engine.status()["state"] == "missing"
 
 
+def test_engine_status_says_which_weights_every_version_needs(tmp_path):
+    weights = Engine(Settings(data_dir=tmp_path)).status()["weights"]
+    assert {field: entry["needed"] for field, entry in weights.items()} == {
+        "gpt_path": True, "sovits_path": True, "cnhubert_base_path": True, "bert_path": True, "sv_path": False}
+
+
+def test_a_pro_model_without_its_verifier_is_named_with_the_services_flag(tmp_path):
+    """The SoVITS file says it needs the speaker verifier only once read; the message then names the path
+    it was looked for (shown relative) and the flag that sets it, like the others."""
+    from golden_data import model_file, model_meta, model_subdirs
+
+    from GPT_SoVITS.versions import PRO
+
+    pro = model_subdirs("sovits", only=set(PRO))[0]
+    folder = lambda group, name: str(model_file(f"{group}/{name}/config.json").parent)  # noqa: E731
+    sv = tmp_path / "sv" / "absent-verifier.ckpt"
+    engine = Engine(Settings(
+        data_dir=tmp_path, gpt_path=str(model_file("gpt/v2/model.ckpt")),
+        sovits_path=str(model_file(f"sovits/{pro}/{model_meta(f'sovits/{pro}')['checkpoint']}")),
+        cnhubert_base_path=folder("hubert", "chinese-hubert-base"),
+        bert_path=folder("bert", "chinese-roberta-wwm-ext-large"), sv_path=str(sv)))
+    with pytest.raises(WeightsMissingError) as caught:
+        engine.synthesize(SynthesisOptions(ref_wav_path="x.wav", text="hi"))
+    message = str(caught.value)
+    assert "sv/absent-verifier.ckpt" in message and "--sv-path" in message and str(tmp_path) not in message
+
+
 def test_model_fills_clip_prompt_and_language(make_client, clips, png):
     engine = FakeEngine()
     client = make_client(engine=engine)

@@ -2,12 +2,12 @@
 
 One sequence (batch 1, as the webui decodes). Per layer, keys and values are `[heads, capacity,
 head_dim]`. Attention always reads the whole buffer and masks the unfilled tail with an additive
-bias (`0` for filled positions, `-inf` beyond): a contiguous fixed-shape read is ~5x cheaper per step
+bias (`0` for filled positions, `-inf` beyond): a contiguous fixed-shape read is much cheaper per step
 than slicing the filled prefix (a strided copy), gives the same softmax (masked terms are exactly 0),
 and is the shape a compiled step needs.
 
 The prefill `start`s each layer: its buffers are built from the prefill's keys and values with zeros
-after them (on the CPU backend ~20x cheaper than slice-assigning into pre-allocated zeros); each later
+after them (on the CPU backend far cheaper than slice-assigning into pre-allocated zeros); each later
 step `write`s one position in place. Buffers grow by doubling when full.
 """
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """The single-token decoding step as one compiled graph (`mindspore.jit`), compiled once per capacity.
 
 Op by op, a 24-layer step launches ~400 kernels from Python; compiled, the same kernels run from one
-graph, ~3x faster on a CPU and the form an Ascend NPU needs. The graph owns the key/value buffers as
+graph, several times faster on a CPU and the form an Ascend NPU needs. The graph owns the key/value buffers as
 Parameters `[heads, capacity, head_dim]` and writes each new position in place by adding it into its
 still-zero slot (`IndexAdd` on the position axis; 0 + x is x). On the CPU that is the cheapest write
-measured: `ScatterNdUpdate` copies the whole buffer to its output (~5.5 ms a step), and `ScatterUpdate`
-writes only along the first axis, whose layout needs a copying reshape per read (~3 ms). The position
+measured: `ScatterNdUpdate` copies the whole buffer to its output every step, and `ScatterUpdate`
+writes only along the first axis, whose layout needs a copying reshape per read. The position
 and the additive mask are inputs, so no length ever triggers a recompile. Capacities are rounded up to
 `CAPACITY_BUCKET`, so utterances of similar length share one graph. A step reads its whole buffers,
-masked positions included (~2.2 ms a step per 256 positions of capacity on the CPU, ~9% at 512), so
-decoding starts in the smallest graph that holds the prompt and moves to the next one when it fills
-(copying the cache, ~34 ms). The weights are the model's own cells (shared, not copied).
+masked positions included (a step's time grows with the capacity), so decoding starts in the
+smallest graph that holds the prompt and moves to the next one when it fills (copying the cache once).
+The weights are the model's own cells (shared, not copied).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from mindspore import nn, ops
 
 from .cache import KVCache
 
-# Positions; one graph per multiple that decoding reaches (~2 s of compilation each). The first holds a
+# Positions; one graph per multiple that decoding reaches (seconds of compilation each). The first holds a
 # 3-5 s clip's prompt (~75-125 codes) plus its phones and a short segment's answer.
 CAPACITY_BUCKET = 256
 
@@ -100,7 +100,7 @@ class CompiledDecoding:
 
     def warm_up(self, capacities: tuple[int, ...]) -> None:
         """Compile the graphs of these capacities now (one throw-away step each), so that a request
-        does not pay ~2 s of compilation. The buffers they dirty are reloaded whole before any use."""
+        does not pay for the compilation. The buffers they dirty are reloaded whole before any use."""
         dim = self._model.cfg.hidden_dim
         for capacity in sorted({bucketed(c) for c in capacities}):
             graph = self._graph(capacity)

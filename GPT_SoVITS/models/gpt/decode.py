@@ -19,7 +19,8 @@ import mindspore as ms
 
 from .config import BERT_DIM, MAX_STEPS, MIN_STEPS_BEFORE_EOS, GPTConfig
 from .model import Text2SemanticDecoder
-from .sampling import SamplingOptions, sample_next
+from ..backends import SamplingOptions
+from .sampling import sample_next
 
 StepHook = Callable[[int, np.ndarray], None]  # (step index, raw logits [vocab]) before any masking
 _CACHE_HEADROOM = 256  # audio positions reserved after the prefill; the cache doubles beyond it

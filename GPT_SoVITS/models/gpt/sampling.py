@@ -8,19 +8,9 @@ cheaper here than device kernels, and the generator is seedable.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class SamplingOptions:
-    """Defaults are the webui's (`top_k` 15, `top_p` 1, `temperature` 1, penalty 1.35)."""
-
-    top_k: int | None = 15
-    top_p: float | None = 1.0
-    temperature: float = 1.0
-    repetition_penalty: float = 1.35
+from ..backends import SamplingOptions
 
 
 def penalise_repeats(logits: np.ndarray, previous: np.ndarray, penalty: float) -> None:

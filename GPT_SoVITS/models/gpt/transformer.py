@@ -20,8 +20,8 @@ from ..layers import LayerNorm, Linear, zeros_parameter
 
 
 def per_head(mask: np.ndarray, heads: int) -> np.ndarray:
-    """An additive mask [T, S] repeated to the scores' shape [H, T, S]: adding a broadcast mask costs ~20x
-    more than a same-shape add on the CPU backend (11.6 vs 0.5 ms at 16 x 245 x 245), once per layer."""
+    """An additive mask [T, S] repeated to the scores' shape [H, T, S]: adding a broadcast mask costs
+    many times more than a same-shape add on the CPU backend, once per layer."""
     return np.ascontiguousarray(np.broadcast_to(mask, (heads,) + mask.shape))
 
 

@@ -1,6 +1,6 @@
 """The HiFi-GAN generator as a compiled graph (`mindspore.jit`) over a fixed window of latent frames.
 
-The generator is ~90% of SoVITS decoding. Compiled, its ~400 kernels run from one graph, the form an
+The generator is most of SoVITS decoding. Compiled, its ~400 kernels run from one graph, the form an
 Ascend NPU needs. A graph is specialised to its input shape, so long inputs are decoded in windows of
 one size: each window carries the generator's receptive radius of extra frames on both sides, frames
 past the utterance are zeros under the generator's zero `mask`, and only each window's central audio
@@ -29,11 +29,11 @@ from .generator import Generator, receptive_radius
 
 WINDOW = 128  # latent frames kept per window (2.56 s): 2 x 13 overlap frames cost 20% more work; 64 cost 40%
 # Input sizes (latent frames) of the short graphs: a streaming chunk (16 codes plus 2 of overlap: 36
-# frames), segments of up to 1.6 and 2.56 s. Each costs ~2-3 s of compilation in the warm-up.
+# frames), segments of up to 1.6 and 2.56 s. Each costs seconds of compilation in the warm-up.
 SHORT_GRAPHS = (40, 80, 128)
-# A graph runs an input at most this many times its size (zero-padded), else it runs op by op. Measured
-# at full size on the CPU: a graph takes ~0.77x the op-by-op time of its own size (485 against 644 ms at
-# 64 frames, 961 against 1224 ms at 128), and op by op pays ~90 ms more per call (436 ms at 40 frames).
+# A graph runs an input at most this many times its size (zero-padded), else it runs op by op: on the
+# CPU a graph takes about three quarters of the op-by-op time of its own size, and op by op pays a fixed
+# cost per call on top, so a graph still wins with a quarter of padding, not with much more.
 MAX_PADDING = 1.25
 
 

@@ -5,7 +5,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-PRO_VERSIONS = frozenset({"v2Pro", "v2ProPlus"})
+from ... import versions
+
 V2_REF_BINS = 704  # v2+ reference encoders see only the lowest 704 frequency bins
 SSL_DIM = 768  # HuBERT width, fixed by the reference (ssl_proj, TextEncoder.ssl_proj)
 SV_EMBEDDING_DIM = 20480  # ERes2NetV2 `forward3` width feeding `sv_emb`
@@ -20,8 +21,8 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 
 @dataclass(frozen=True)
 class SoVITSConfig:
-    version: str  # model version: v1, v2, v2Pro or v2ProPlus
-    n_symbols: int  # rows of enc_p.text_embedding (322 for symbols v1, 732 for v2)
+    version: str  # model version (a supported one of `GPT_SoVITS.versions`)
+    n_symbols: int  # rows of enc_p.text_embedding (the symbol table's size)
     spec_channels: int
     inter_channels: int
     hidden_channels: int
@@ -40,7 +41,7 @@ class SoVITSConfig:
 
     @property
     def is_pro(self) -> bool:
-        return self.version in PRO_VERSIONS
+        return versions.is_pro(self.version)
 
     @property
     def frames_per_code(self) -> int:

@@ -148,5 +148,5 @@ class Generator(nn.Cell):
             xs = self.resblocks[i * self.n_kernels](x, stage_mask)
             for j in range(1, self.n_kernels):
                 xs = xs + self.resblocks[i * self.n_kernels + j](x, stage_mask)
-            x = xs * (1.0 / self.n_kernels)  # a broadcast division costs ~15x more on the CPU
+            x = xs * (1.0 / self.n_kernels)  # a broadcast division costs far more on the CPU
         return ops.tanh(self.conv_post(ops.leaky_relu(x, FINAL_LRELU_SLOPE)))  # [B, 1, T * hop]

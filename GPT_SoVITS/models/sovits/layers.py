@@ -2,9 +2,9 @@
 `models/layers.py`.
 
 They run as MindSpore's 2-D convolution primitives over a height-1 image ([B, C, 1, T], NCHW), which every
-backend provides: oneDNN on the CPU, the cube unit on Ascend. On this 2-core CPU they beat a hand-made
-im2col + matmul by 1.5-2x (Conv2D) and 3-13x (Conv2DTranspose), because they never materialise the k
-shifted copies of the input. `mindspore.mint`'s Conv1d is not registered on the CPU backend, so these
+backend provides: oneDNN on the CPU, the cube unit on Ascend. On the CPU they beat a hand-made
+im2col + matmul (the transposed convolution by far), because they never materialise the k shifted
+copies of the input. `mindspore.mint`'s Conv1d is not registered on the CPU backend, so these
 cells call the `ops` primitives while keeping PyTorch's parameter names and layouts: a PyTorch state dict
 loads by a strict name match. Parameters start at zero; real values always come from a checkpoint.
 """

@@ -85,15 +85,15 @@ class SynthesizerTrn(nn.Cell):
             return self.dec(z, ge)
         return compiled(z, ge)
 
-    def warm_up(self, frame_counts: Sequence[int] = ()) -> None:
-        """Compile the generator's window graph and its short graphs (seconds at full size); requests use
-        them from then on. They serve every length, so `frame_counts` is not needed. No-op unless compiled."""
+    def warm_up(self) -> None:
+        """Compile the generator's window graph and its short graphs (they serve every length); requests
+        use them from then on. No-op unless compiled."""
         for _, build in self.warm_up_stages():
             build()
 
     def warm_up_stages(self) -> list[tuple[str, Callable[[], None]]]:
-        """`warm_up` as one `(name, build)` per graph (a few seconds each), for a warm-up that runs in
-        the background between requests; empty unless compiled."""
+        """`warm_up` as one `(name, build)` per graph, for a warm-up that runs in the background between
+        requests; empty unless compiled."""
         if not runtime.compiled_generator():
             return []
         graphs, cfg = self._compiled_generator(), self.cfg

@@ -15,6 +15,7 @@ from mindspore import Tensor
 
 from ...audio.fbank import fbank
 from ...audio.sv_resample import resample
+from ..backends import WarmUpStage
 from .eres2net import ERes2NetV2, ERes2NetV2Dims
 
 SAMPLE_RATE = 16000  # the fbank and the network run at 16 kHz
@@ -64,6 +65,9 @@ class SpeakerVerifier:
     def embedding(self, wav: np.ndarray, sample_rate: int = 32000) -> np.ndarray:
         """Speaker embedding `[embedding_dim]` (20480 for the released model) of a mono clip."""
         return self.embedding_from_features(self.features(wav, sample_rate))
+
+    def warm_up_stages(self, *, background: bool) -> list[WarmUpStage]:
+        return []  # runs op by op; its first call is part of the pipeline's reference stage
 
     def embedding_from_features(self, feat: np.ndarray) -> np.ndarray:
         return self.net(Tensor(feat[None].astype(np.float32))).asnumpy()[0]

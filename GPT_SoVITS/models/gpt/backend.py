@@ -1,4 +1,5 @@
-"""`load_gpt(path)`: a GPT checkpoint (`.ckpt` as `s1_train.py` writes it) -> a model ready to decode.
+"""The semantic back end (`models.backends.SemanticModel`): `GPT`, and `load_gpt(path)` that builds it from
+a GPT checkpoint (`.ckpt` as `s1_train.py` writes it).
 
 The checkpoint carries its own `config` (dimensions, `data.max_sec`); the fp16 tensors are upcast to
 float32 by the weight reader and copied by a strict name match (the `model.` prefix of the lightning
@@ -13,10 +14,16 @@ from typing import Any, Generator, Mapping
 
 import numpy as np
 
+from ..backends import SamplingOptions, WarmUpStage
 from .config import MUTE_TOKEN, SEMANTIC_HZ, GPTConfig, max_sec_of
 from .decode import SemanticResult, StepHook, decode_tokens, infer_panel
 from .model import Text2SemanticDecoder
-from .sampling import SamplingOptions
+
+# Decoding-step graphs (`compiled.py`) by cache capacity: a prompt (~20-150 phonemes and the codes of a
+# 3-10 s clip) plus a segment's answer fits the first two, built before serving; an uncut ~10 s sentence
+# needs the next one, built in the background once serving. Longer ones are built when first needed.
+WARM_CAPACITIES = (256, 512)
+LATER_CAPACITIES = (768,)
 
 
 @dataclass
@@ -26,7 +33,6 @@ class GPT:
     config: GPTConfig
     max_sec: float
     model: Text2SemanticDecoder
-    raw_config: Mapping[str, Any]
     version: str | None = None  # phoneme table of the text embedding ("v1" | "v2"), when known
 
     @cached_property
@@ -59,6 +65,11 @@ class GPT:
         limit = self.early_stop_num if early_stop_num is None else early_stop_num
         return decode_tokens(self.model, phoneme_ids, prompt, bert, options, limit, seed)
 
+    def warm_up_stages(self, *, background: bool) -> list[WarmUpStage]:
+        """The decoding-step graphs (and the prompt's prefill graphs) of the capacities most requests use."""
+        capacities = LATER_CAPACITIES if background else WARM_CAPACITIES
+        return [("gpt.compile", lambda: self.model.warm_up(capacities))]
+
 
 def build_gpt(config: Mapping[str, Any], state: Mapping[str, np.ndarray], source: str = "GPT state",
               version: str | None = None) -> GPT:
@@ -69,7 +80,7 @@ def build_gpt(config: Mapping[str, Any], state: Mapping[str, np.ndarray], source
     model = Text2SemanticDecoder(cfg)
     load_into(model, state, source=source)
     model.set_train(False)
-    return GPT(config=cfg, max_sec=max_sec_of(config), model=model, raw_config=config, version=version)
+    return GPT(config=cfg, max_sec=max_sec_of(config), model=model, version=version)
 
 
 def load_gpt(path: str | Path) -> GPT:
