@@ -1,14 +1,16 @@
 """Fetch the released GPT-SoVITS weights in one command, into the paths the service reads by default.
 
-    python -m GPT_SoVITS.download v2                 # v2's GPT and SoVITS, HuBERT, BERT
-    python -m GPT_SoVITS.download v2Pro v1           # several at once; also: v2ProPlus, hubert, bert, sv, all
+    python -m GPT_SoVITS.download v2            # v2's GPT and SoVITS, HuBERT, BERT
+    python -m GPT_SoVITS.download v2Pro v1      # several at once; also v2ProPlus, hubert, bert, speaker_verifier, all
     python -m GPT_SoVITS.download v2 --endpoint https://hf-mirror.com   # any mirror of the Hugging Face API
 
-The files come from the reference's model repository on Hugging Face (lj1995/GPT-SoVITS), whose layout is
-that of GPT_SoVITS/pretrained_models/. huggingface_hub does the transfer: a progress bar per file, and a file
-cut off half way resumes where it stopped on the next run (the part waits under <dir>/.cache/huggingface/).
-Every file is then checked against the hub's own record of it: its size, and its hash (the sha256 of a large
-file, the git blob id of a small one). A file already there that matches is not fetched again; one that does
+Which files a version needs and where they go are the version registry's (`versions.py`); they come from the
+reference's model repository on Hugging Face (lj1995/GPT-SoVITS), whose layout is that of
+GPT_SoVITS/pretrained_models/. huggingface_hub does the transfer: a progress bar per file, and a file cut off
+part way resumes where it stopped on the next run (the part waits under <dir>/.cache/huggingface/).
+Every file is then checked against the hub's own record of it, its size and its hash (the sha256 of a large
+file, the git blob id of a small one), and a released SoVITS file also against the registry's md5 of its
+head, which a mirror cannot change. A file already there that matches is not fetched again; one that does
 not is fetched anew; a download that still does not match is deleted and reported.
 
 This is the only code that downloads anything: the service never does, it reads what is on disk.
@@ -21,51 +23,53 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .versions import DEFAULT_VERSION, PRETRAINED, SUPPORTED, VERSIONS, WEIGHT_FILES
+
 REPO_ID = "lj1995/GPT-SoVITS"
 REVISION = "main"
-PRETRAINED = "GPT_SoVITS/pretrained_models"  # the service's default weight folder, relative to the repository
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / PRETRAINED
-
-# The shared files, and the files of each Hugging Face folder (what the loaders read, plus HuBERT's
-# preprocessor config, which the reference's folder has).
-SHARED = {
-    "hubert": ("chinese-hubert-base/config.json", "chinese-hubert-base/preprocessor_config.json",
-               "chinese-hubert-base/pytorch_model.bin"),
-    "bert": ("chinese-roberta-wwm-ext-large/config.json", "chinese-roberta-wwm-ext-large/pytorch_model.bin",
-             "chinese-roberta-wwm-ext-large/tokenizer.json"),
-    "sv": ("sv/pretrained_eres2netv2w24s4ep4.ckpt",),
-}
-# Each version's released GPT and SoVITS files (README's version table) and the shared files it needs.
-_V2 = "gsv-v2final-pretrained"
-VERSIONS = {
-    "v1": (("s1bert25hz-2kh-longer-epoch=68e-step=50232.ckpt", "s2G488k.pth"), ("hubert", "bert")),
-    "v2": ((f"{_V2}/s1bert25hz-5kh-longer-epoch=12-step=369668.ckpt", f"{_V2}/s2G2333k.pth"), ("hubert", "bert")),
-    "v2Pro": (("s1v3.ckpt", "v2Pro/s2Gv2Pro.pth"), ("hubert", "bert", "sv")),
-    "v2ProPlus": (("s1v3.ckpt", "v2Pro/s2Gv2ProPlus.pth"), ("hubert", "bert", "sv")),
-}
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / PRETRAINED  # the service's default weight folder
+SHARED = tuple(key for key, w in WEIGHT_FILES.items() if w.shared)  # hubert, bert, speaker_verifier
 ALL = "all"
+# The files of each Hugging Face folder in the registry, as the model repository holds them: what the
+# loaders read, and HuBERT's preprocessor config, which the reference's folder has.
+HUB_FOLDERS = {
+    "chinese-hubert-base": ("config.json", "preprocessor_config.json", "pytorch_model.bin"),
+    "chinese-roberta-wwm-ext-large": ("config.json", "pytorch_model.bin", "tokenizer.json"),
+}
 
 
 class DownloadError(RuntimeError):
-    """A file that could not be fetched or does not match the hub's record of it."""
+    """A file that could not be fetched or does not match what is known of it."""
 
 
 def choices() -> list[str]:
-    return [*VERSIONS, *SHARED, ALL]
+    return [*SUPPORTED, *SHARED, ALL]
+
+
+def _released(name: str) -> dict[str, str]:
+    """Registry key -> path in the model repository (= under PRETRAINED) of a version's or a shared set's files."""
+    paths = VERSIONS[name].released() if name in VERSIONS else {name: f"{PRETRAINED}/{WEIGHT_FILES[name].shared}"}
+    return {key: path.removeprefix(PRETRAINED + "/") for key, path in paths.items()}
 
 
 def files_for(targets: list[str]) -> list[str]:
     """The repository paths the named versions and shared sets need, each once, in a stable order."""
-    unknown = [t for t in targets if t not in choices()]
-    if unknown:
-        raise DownloadError(f"unknown version or file set {', '.join(map(repr, unknown))}; "
-                            f"choose from {', '.join(choices())}")
-    names = [*VERSIONS, *SHARED] if ALL in targets else targets
+    for target in targets:
+        if target in VERSIONS and target not in SUPPORTED:
+            raise DownloadError(f"{target!r} is a GPT-SoVITS version this port recognises but does not run; "
+                                f"choose from {', '.join(choices())}")
+        if target not in choices():
+            raise DownloadError(f"unknown version or file set {target!r}; choose from {', '.join(choices())}")
     paths: list[str] = []
-    for name in names:
-        own, shared = VERSIONS[name] if name in VERSIONS else ((), (name,))
-        paths += [*own, *(p for s in shared for p in SHARED[s])]
+    for name in [*SUPPORTED, *SHARED] if ALL in targets else targets:
+        for path in _released(name).values():
+            paths += [f"{path}/{f}" for f in HUB_FOLDERS[path]] if path in HUB_FOLDERS else [path]
     return list(dict.fromkeys(paths))
+
+
+def known_head_md5(path: str) -> tuple[str, ...]:
+    """The registry's md5s of the first 8192 bytes of a released SoVITS file (empty: none known)."""
+    return next((v.pretrained_md5 for v in VERSIONS.values() if v.sovits_file == path and v.pretrained_md5), ())
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,8 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def mismatch(path: Path, record: HubRecord) -> str | None:
-    """Why the file on disk is not the hub's file, or None when it is."""
+def mismatch(path: Path, record: HubRecord, head_md5: tuple[str, ...] = ()) -> str | None:
+    """Why the file on disk is not the hub's file (or not a release the registry knows), or None when it is."""
     size = path.stat().st_size
     if record.size is not None and size != record.size:
         return f"it has {size} bytes, the hub's file {record.size}"
@@ -100,6 +104,10 @@ def mismatch(path: Path, record: HubRecord) -> str | None:
         return f"its sha256 is not the hub's {etag}"
     if len(etag) == 40 and git_blob_id(path) != etag:  # a file kept in git: the ETag is its blob id
         return f"its git blob id is not the hub's {etag}"
+    if head_md5:  # the reference's own fingerprint of its released SoVITS files: a mirror cannot swap them
+        with path.open("rb") as f:
+            if hashlib.md5(f.read(8192)).hexdigest() not in head_md5:
+                return "its first 8192 bytes are not those of the release the version registry knows"
     return None
 
 
@@ -123,20 +131,19 @@ class Hub:
 
 def fetch(hub: Hub, path: str, root: Path) -> str:
     """Makes root/path the hub's file; says what was done ("present", "fetched", "replaced")."""
-    record = hub.record(path)
+    record, known = hub.record(path), known_head_md5(path)
     local = root / path
     done = "fetched"
     if local.is_file():
-        if mismatch(local, record) is None:
+        if mismatch(local, record, known) is None:
             return "present"
         local.unlink()  # not the hub's file (damaged, or an older release): fetched anew
         done = "replaced"
     hub.download(path, root)
-    problem = mismatch(local, record)
+    problem = mismatch(local, record, known)
     if problem is not None:
         local.unlink()
-        raise DownloadError(f"the download does not match the hub's record ({problem}); it was deleted, "
-                            "run the command again")
+        raise DownloadError(f"the download does not match ({problem}); it was deleted, run the command again")
     return done
 
 
@@ -179,21 +186,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# The service's flag for each weight file or folder (api_ms.py --help), for the hints printed at the end.
-SERVICE_FLAGS = {"gpt": "--gpt-path", "sovits": "--sovits-path", "hubert": "--cnhubert-base-path",
-                 "bert": "--bert-path", "sv": "--sv-path"}
+# The flag of api_ms.py (and of GPT_SoVITS.infer) for each weight file, for the hints printed at the end.
+FLAGS = {"gpt": "--gpt-path", "sovits": "--sovits-path", "hubert": "--cnhubert-base-path", "bert": "--bert-path",
+         "speaker_verifier": "--sv-path"}
 
 
 def start_hints(targets: list[str], root: Path) -> list[str]:
     """How to start the service on each version fetched, where its files are not the service's defaults."""
     default = root == DEFAULT_DIR.resolve()
     lines = []
-    for name in VERSIONS if ALL in targets else [t for t in targets if t in VERSIONS]:
-        (gpt, sovits), shared = VERSIONS[name]
-        places = {} if default and name == "v2" else {"gpt": gpt, "sovits": sovits}
-        if not default:  # a folder set is passed as its folder, the speaker verifier as its file
-            places |= {s: SHARED[s][0] if len(SHARED[s]) == 1 else str(Path(SHARED[s][0]).parent) for s in shared}
-        flags = " ".join(f"{SERVICE_FLAGS[key]} '{root / place}'" for key, place in places.items())
+    for name in SUPPORTED if ALL in targets else [t for t in targets if t in VERSIONS]:
+        places = _released(name)
+        if default:  # the shared files and the default version's are where the service looks already
+            places = {} if name == DEFAULT_VERSION else {key: places[key] for key in ("gpt", "sovits")}
+        flags = " ".join(f"{FLAGS[key]} '{root / place}'" for key, place in places.items())
         lines.append(f"{name}: python api_ms.py {flags}".rstrip())
     return lines
 
