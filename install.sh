@@ -2,7 +2,7 @@
 # Install the Python packages of GPT-SoVITS-MindSpore-WebUI and check the system tools it uses;
 # with --models, also fetch the released weights (python -m GPT_SoVITS.download).
 # Usage: bash install.sh [--models v2[,v2Pro,...]] [--endpoint URL]        (then: python3 api_ms.py)
-#   --models    versions or file sets to download: v1, v2, v2Pro, v2ProPlus, hubert, bert, sv, all
+#   --models    versions or file sets to download: v1, v2, v2Pro, v2ProPlus, hubert, bert, speaker_verifier, all
 #   --endpoint  a Hugging Face mirror for the download, e.g. https://hf-mirror.com
 set -euo pipefail
 cd "$(dirname "$0")"
