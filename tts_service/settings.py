@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, env, text in _OPTIONS:
         if flag in _SWITCHES:
-            parser.add_argument(flag, action="store_true", help=f"{text}" + (f" [{env}=1]" if env else ""))
+            parser.add_argument(flag, action="store_true", help=text + (f" [{env}=1]" if env else ""))
             continue
         default = getattr(defaults, "device_id" if flag == "--device" else _dest(flag), None)
         if flag == "--device-target":

@@ -141,8 +141,9 @@ def test_the_closing_hint_starts_the_service_on_the_files(hub, tmp_path, capsys)
     hint = capsys.readouterr().out.splitlines()[-1]
     assert hint.startswith("v2Pro: python api_ms.py ")
     settings = from_args(shlex.split(hint.removeprefix("v2Pro: python api_ms.py ")), {})
+    released = ("s1v3.ckpt", "v2Pro/s2Gv2Pro.pth", "sv/pretrained_eres2netv2w24s4ep4.ckpt")
     assert (settings.gpt_path, settings.sovits_path, settings.sv_path) == tuple(
-        str(tmp_path.resolve() / p) for p in ("s1v3.ckpt", "v2Pro/s2Gv2Pro.pth", "sv/pretrained_eres2netv2w24s4ep4.ckpt"))
+        str(tmp_path.resolve() / p) for p in released)
     assert (settings.cnhubert_base_path, settings.bert_path) == (
         str(tmp_path.resolve() / "chinese-hubert-base"), str(tmp_path.resolve() / "chinese-roberta-wwm-ext-large"))
 
