@@ -34,7 +34,7 @@ TAGS = [
     {"name": "任务队列", "description": "排队合成任务"},
     {"name": "页面", "description": "管理页面"},
     {"name": "其他", "description": "健康检查、模型切换、直接合成"},
-    {"name": "OpenAI 兼容", "description": "/v1/audio/speech（流式）、/v1/models、/v1/audio/voices"},
+    {"name": "OpenAI 兼容", "description": "/v1/audio/speech（流式）、/v1/models、/v1/audio/voices、/v1/audio/models"},
     {"name": api_v2.TAG, "description": "GPT-SoVITS 原版 api_v2.py（/tts 等）与 api.py（/ 等）的接口，供现有客户端"
                                         "原样使用；错误为 HTTP 400 + {\"message\"}，不用本服务的 {code, message, data}"},
 ]
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.api_key:
-        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key, protect_voice_list=settings.protect_voice_list)
     # outside the key check: a refusal sent while a slow body is still arriving closes the connection
     app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout)
     if settings.cors_origins:

@@ -54,6 +54,7 @@ class Settings:
     bert_path: str = DEFAULT_WEIGHTS["bert"]
     sv_path: str = DEFAULT_WEIGHTS["speaker_verifier"]
     api_key: str | None = None
+    protect_voice_list: bool = False  # /v1/audio/voices and /v1/audio/models need the key too
     max_upload_mb: float = 20.0  # per uploaded file (avatar, reference clip)
     max_body_mb: float = 50.0  # whole request body
     max_text_chars: int = 5000  # target text of one synthesis
@@ -151,6 +152,8 @@ _OPTIONS: list[tuple[str, str | None, str]] = [
     ("--bert-path", "bert_path", "chinese-roberta-wwm-ext-large folder (Hugging Face layout)"),
     ("--sv-path", "sv_path", "speaker-verification checkpoint, needed by v2Pro/v2ProPlus only"),
     ("--api-key", "TTS_API_KEY", "if set, every route but /healthz and /ping needs it (Bearer, X-API-Key, ?api_key=)"),
+    ("--protect-voice-list", "TTS_PROTECT_VOICE_LIST", "with --api-key: the voice and model listings "
+     "(/v1/audio/voices, /v1/audio/models) need the key too; without it they show ids and names to anyone"),
     ("--max-upload-mb", "TTS_MAX_UPLOAD_MB", "largest uploaded file, MiB"),
     ("--max-body-mb", "TTS_MAX_BODY_MB", "largest request body, MiB"),
     ("--max-text-chars", "TTS_MAX_TEXT_CHARS", "longest target text of one synthesis, characters"),
@@ -172,9 +175,12 @@ _OPTIONS: list[tuple[str, str | None, str]] = [
     ("--task-max-attempts", "TASK_MAX_ATTEMPTS", "runs of one task before it is marked error (restarts included)"),
     ("--redis-url", "REDIS_URL", "share the task queue through Redis (several processes, one data dir), e.g. redis://127.0.0.1:6379/0"),
     ("--default-voice", "TTS_DEFAULT_VOICE", "voice model id used by the api.py / api_v2 routes (/, /tts) when a request names no reference (api.py's -dr/-dt/-dl)"),
-    ("--allow-control", None, "let /control restart or stop the server when no API key is set (with a key it is allowed anyway)"),
+    ("--allow-control", "TTS_ALLOW_CONTROL", "let /control restart or stop the server when no API key is set (with a key it is allowed anyway)"),
 ]
-_SWITCHES = ("--no-load-models", "--allow-control")  # flags without a value
+
+
+_SWITCHES = ("--no-load-models", "--protect-voice-list", "--allow-control")  # on/off flags: no value
+_TRUE = ("1", "true", "yes", "on")
 
 
 def _dest(flag: str) -> str:
@@ -190,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, env, text in _OPTIONS:
         if flag in _SWITCHES:
-            parser.add_argument(flag, action="store_true", help=text)
+            parser.add_argument(flag, action="store_true", help=text + (f" [{env}=1]" if env else ""))
             continue
         default = getattr(defaults, "device_id" if flag == "--device" else _dest(flag), None)
         if flag == "--device-target":
@@ -200,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(flag, dest=_dest(flag), default=None,
                             help=f"{text} [{env}] (default: {default if default not in ('', None) else 'none'})")
     return parser
+
+
+def _switch(args: dict, env: dict[str, str], flag: str) -> bool:
+    """An on/off flag: given, or its variable set to 1/true/yes/on."""
+    variable = next(e for f, e, _ in _OPTIONS if f == flag)
+    return bool(args.get(_dest(flag))) or (variable is not None and env.get(variable, "").strip().lower() in _TRUE)
 
 
 def _read_weight_file(data_dir: Path, name: str) -> str | None:
@@ -249,6 +261,7 @@ def from_args(argv: list[str] | None = None, environ: dict[str, str] | None = No
             bert_path=_model_path(get("--bert-path"), base.bert_path),
             sv_path=_model_path(get("--sv-path"), base.sv_path),
             api_key=get("--api-key"),
+            protect_voice_list=_switch(args, env, "--protect-voice-list"),
             max_upload_mb=number("--max-upload-mb", float, base.max_upload_mb),
             max_body_mb=number("--max-body-mb", float, base.max_body_mb),
             max_text_chars=number("--max-text-chars", int, base.max_text_chars),
@@ -271,7 +284,7 @@ def from_args(argv: list[str] | None = None, environ: dict[str, str] | None = No
             task_max_attempts=number("--task-max-attempts", int, base.task_max_attempts),
             redis_url=get("--redis-url"),
             default_voice=get("--default-voice"),
-            allow_control=bool(args.get("allow_control")),
+            allow_control=_switch(args, env, "--allow-control"),
         )
     except ValueError as exc:
         raise SystemExit(f"api_ms.py: bad setting: {exc}") from None
