@@ -269,3 +269,13 @@ def test_control_acts_after_answering(make_client, settings, headers):
     assert "not supported" in assert_reference_error(client.get("/control", params={"command": "reboot"},
                                                                 headers=headers))
     assert done == ["restart", "exit"]
+
+
+def test_a_link_out_of_the_allowed_folders_is_refused_however_it_is_spelt(ref, tmp_path):
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(ref.clip.read_bytes())
+    (ref.refs / "Escape.wav").symlink_to(secret)
+    for spelling in (str(ref.refs / "Escape.wav"), str(ref.refs / "escape.wav"), "Escape.wav", "ESCAPE.WAV"):
+        response = ref.client.post("/tts", json={**BASE, "ref_audio_path": spelling, "prompt_lang": "zh"})
+        assert "不在允许的目录内" in assert_reference_error(response), spelling
+    assert ref.engine.calls == []
