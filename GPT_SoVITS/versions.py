@@ -46,8 +46,10 @@ WEIGHT_FILES = {w.key: w for w in (
                "sv/pretrained_eres2netv2w24s4ep4.ckpt"),
 )}
 BASE_WEIGHTS = ("gpt", "sovits", "hubert", "bert")  # what every version needs
-WHERE_TO_GET = ("Download the GPT-SoVITS pretrained models (https://huggingface.co/lj1995/GPT-SoVITS) into "
-                f"{PRETRAINED}/ (see README.md, section 'Models and weights'), or point the settings at your files.")
+WHERE_TO_GET = ("Fetch the released files into "
+                f"{PRETRAINED}/ with one command, python -m GPT_SoVITS.download v2 (or the version you use; from "
+                "https://huggingface.co/lj1995/GPT-SoVITS, see README.md, 'Models and weights'), or point the "
+                "settings at your files.")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from .admission import SynthesisSlots
 from .engine import Engine, SpeechEngine
 from .health import HealthProbes
 from .logs import AccessLogMiddleware, access_logger
-from .routers import categories, health, models, openai, pages, synthesis, voice_models
+from .routers import api_v1, api_v2, categories, health, models, openai, pages, synthesis, voice_models
 from .security import ApiKeyMiddleware, BodyLimitMiddleware, BodyTimeoutMiddleware
 from .settings import Settings
 from .storage.categories import CategoryStore
@@ -40,7 +40,9 @@ TAGS = [
     {"name": "任务队列", "description": "排队合成任务"},
     {"name": "页面", "description": "管理页面"},
     {"name": "其他", "description": "健康检查、模型切换、直接合成"},
-    {"name": "OpenAI 兼容", "description": "/v1/audio/speech（流式）、/v1/models、/v1/audio/voices"},
+    {"name": "OpenAI 兼容", "description": "/v1/audio/speech（流式）、/v1/models、/v1/audio/voices、/v1/audio/models"},
+    {"name": api_v2.TAG, "description": "GPT-SoVITS 原版 api_v2.py（/tts 等）与 api.py（/ 等）的接口，供现有客户端"
+                                        "原样使用；错误为 HTTP 400 + {\"message\"}，不用本服务的 {code, message, data}"},
 ]
 
 
@@ -82,7 +84,8 @@ def create_app(settings: Settings | None = None, engine: SpeechEngine | None = N
     probes.add("synthesis", slots.status)
 
     envelope.install_handlers(app)
-    for module in (health, models, synthesis, voice_models, categories, pages, openai):
+    api_v2.install(app)  # the reference-compatible routes' default reference and /control's commands
+    for module in (health, models, synthesis, voice_models, categories, pages, openai, api_v2, api_v1):
         app.include_router(module.router)
     app.mount("/audio", StaticFiles(directory=settings.audio_dir), name="audio")
     app.mount("/output", PublicOutputFiles(directory=settings.output_dir), name="output")
@@ -91,7 +94,7 @@ def create_app(settings: Settings | None = None, engine: SpeechEngine | None = N
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.api_key:
-        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key, protect_voice_list=settings.protect_voice_list)
     # outside the key check: a refusal sent while a slow body is still arriving closes the connection
     app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout)
     if settings.cors_origins:

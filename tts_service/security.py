@@ -6,6 +6,9 @@ parameter, or the `tts_api_key` cookie. Opening the admin page as `/index?api_ke
 that cookie (HttpOnly, SameSite=Strict) and redirects to plain `/index`, so the key leaves the
 address bar; the page's own requests and its <audio>/<img> loads then carry it without any script
 handling it. Keys are only ever compared with `keys_match` (constant time).
+
+Open without the key: /healthz, the page shell and its assets, and (unless `protect_voice_list`) the
+OpenAI voice and model listings, which clients such as Open WebUI fetch without sending any key.
 """
 from __future__ import annotations
 
@@ -20,15 +23,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .envelope import BAD_PARAM, error_response
 
 COOKIE = "tts_api_key"
-# /healthz for monitors; /index is the admin page's static shell (no data in it), open so that it can
-# ask the user for the key itself, and so are its stylesheet and scripts under /static/. Everything
-# else it loads (records, avatars, clips, audio) needs the key.
-OPEN_PATHS = ("/healthz", "/index")
+# /healthz and /ping for monitors; /index is the admin page's static shell (no data in it), open so
+# that it can ask the user for the key itself, and so are its stylesheet and scripts under /static/.
+# Everything else it loads (records, avatars, clips, audio) needs the key.
+OPEN_PATHS = ("/healthz", "/ping", "/index")
 OPEN_PREFIX = "/static/"
+# The voice and model listings: Open WebUI fetches them with no key at all to fill its pickers. Open unless
+# `protect_voice_list`; what they show a request without the key is ids and names only (routers/openai.py).
+LISTING_PATHS = ("/v1/audio/voices", "/v1/audio/models")
 
 
-def is_open(path: str) -> bool:
+def is_open(path: str, protect_voice_list: bool = False) -> bool:
+    if path in LISTING_PATHS:
+        return not protect_voice_list
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
+
+
+def holds_key(scope: Scope, api_key: str | None) -> bool:
+    """Whether a request to an open path may see everything: no key is set, or it carries the key."""
+    return not api_key or keys_match(presented_key(scope), api_key)
 
 
 def keys_match(presented: str | None, expected: str) -> bool:
@@ -51,11 +64,12 @@ def presented_key(scope: Scope, cookie: bool = True) -> str | None:
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app: ASGIApp, api_key: str):
-        self.app, self.api_key = app, api_key
+    def __init__(self, app: ASGIApp, api_key: str, protect_voice_list: bool = False):
+        self.app, self.api_key, self.protect_voice_list = app, api_key, protect_voice_list
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"]) or scope["method"] == "OPTIONS":
+        if (scope["type"] != "http" or is_open(scope["path"], self.protect_voice_list)
+                or scope["method"] == "OPTIONS"):
             await self.app(scope, receive, send)
             return
         if not keys_match(presented_key(scope), self.api_key):

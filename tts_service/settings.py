@@ -46,6 +46,7 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in re.split(r"[,;\s]+", text or "") if p.strip())
 
 
+SWITCH_ON = ("1", "true", "yes", "on")  # a switch's variable that turns it on
 Parse = Callable[[str, Any], Any]  # (the flag's or variable's text, the default) -> the value
 Fallback = Callable[[dict[str, Any]], "str | None"]  # the values read so far -> text to use when unset
 
@@ -110,7 +111,7 @@ class Option:
     parse: Parse | None = None  # None: as the default's type (int, float or str)
     fallback: Fallback | None = None
     shown_default: str | None = None  # --help's default when it is not the value itself
-    switch: bool = False  # a flag without a value: present -> the opposite of the default
+    switch: bool = False  # a flag without a value: present (or its variable 1/true/yes/on) -> not the default
 
     def read(self, text: str, default: Any) -> Any:
         parse = self.parse or _number(type(default) if isinstance(default, (int, float)) else str)
@@ -147,8 +148,12 @@ class Settings:
     sv_path: str = option(DEFAULT_WEIGHTS["speaker_verifier"], "--sv-path", "sv_path",
                           "speaker-verification checkpoint, needed by v2Pro/v2ProPlus only", parse=_user_path)
     api_key: str | None = option(None, "--api-key", "TTS_API_KEY",
-                                 "if set, every route but /healthz needs it (Bearer, X-API-Key, ?api_key=)",
-                                 parse=_text)
+                                 "if set, every route but /healthz and /ping needs it (Bearer, X-API-Key, "
+                                 "?api_key=)", parse=_text)
+    protect_voice_list: bool = option(
+        False, "--protect-voice-list", "TTS_PROTECT_VOICE_LIST", "with --api-key: the voice and model listings "
+        "(/v1/audio/voices, /v1/audio/models) need the key too; without it they show ids and names to anyone",
+        switch=True)
     max_upload_mb: float = option(20.0, "--max-upload-mb", "TTS_MAX_UPLOAD_MB", "largest uploaded file, MiB")
     max_body_mb: float = option(50.0, "--max-body-mb", "TTS_MAX_BODY_MB", "largest request body, MiB")
     max_text_chars: int = option(5000, "--max-text-chars", "TTS_MAX_TEXT_CHARS",
@@ -189,6 +194,12 @@ class Settings:
     redis_url: str | None = option(
         None, "--redis-url", "REDIS_URL", "share the task queue through Redis (several processes, one data dir), "
         "e.g. redis://127.0.0.1:6379/0", parse=_text)
+    default_voice: str | None = option(
+        None, "--default-voice", "TTS_DEFAULT_VOICE", "voice model id used by the api.py / api_v2 routes (/, /tts) "
+        "when a request names no reference (api.py's -dr/-dt/-dl)", parse=_text)
+    allow_control: bool = option(
+        False, "--allow-control", "TTS_ALLOW_CONTROL",
+        "let /control restart or stop the server when no API key is set (with a key it is allowed anyway)", switch=True)
 
     # Where things live under the data dir (one place for every folder name).
     @property
@@ -271,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for f, how in options():
         if how.switch:
-            parser.add_argument(how.flag, dest=f.name, action="store_true", help=how.help)
+            parser.add_argument(how.flag, dest=f.name, action="store_true",
+                                help=how.help + (f" [{how.env}=1]" if how.env else ""))
             continue
         metavar = how.flag.lstrip("-").replace("-", "_").upper()  # argparse's own, from the flag
         parser.add_argument(how.flag, dest=f.name, default=None, metavar=metavar,
@@ -295,7 +307,7 @@ def from_args(argv: list[str] | None = None, environ: dict[str, str] | None = No
 def _value(given: Any, variable: str | None, values: dict[str, Any], default: Any, how: Option) -> Any:
     """flag > variable > fallback > default; an empty text counts as not given."""
     if how.switch:
-        return not default if given else default
+        return not default if given or (variable or "").strip().lower() in SWITCH_ON else default
     text = next((t for t in (given, variable) if t not in ("", None)), None)
     if text is None and how.fallback is not None:
         text = how.fallback(values)

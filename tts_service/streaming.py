@@ -81,9 +81,11 @@ class SegmentStream:
                 f"last segment at {self.ready_at[-1] if self.ready_at else 0:.3f} s, done at {self.elapsed():.3f} s")
 
 
-async def _body(stream: SegmentStream, rate: int, fmt: AudioFormat) -> AsyncIterator[bytes]:
+async def _body(stream: SegmentStream, rate: int, fmt: AudioFormat, preamble: bytes = b"") -> AsyncIterator[bytes]:
     finished = False
     try:
+        if preamble:
+            yield preamble
         async for data in encode_stream(stream.chunks(), rate, fmt):
             stream.note_first_bytes()
             yield data
@@ -112,9 +114,12 @@ class _SlotHoldingResponse(StreamingResponse):
 
 
 async def streamed_audio(engine: SpeechEngine, options: SynthesisOptions, fmt: AudioFormat, label: str,
-                         slots: SynthesisSlots, headers: dict[str, str] | None = None) -> StreamingResponse:
+                         slots: SynthesisSlots, headers: dict[str, str] | None = None,
+                         preamble: Callable[[int], bytes] | None = None,
+                         media_type: str | None = None) -> StreamingResponse:
     """A chunked response of `fmt` audio; raises SynthesisError if the first segment fails, ApiError
-    BUSY if no synthesis slot is free."""
+    BUSY if no synthesis slot is free. `preamble(rate)`: bytes sent before the audio (api_v2's WAV
+    header before raw PCM); `media_type`: the Content-Type, if not the format's own."""
     await slots.acquire()
     stream = SegmentStream(engine, options, label, slots.run)
     finish = release_once(slots, also=stream.cancelled.set)
@@ -123,5 +128,6 @@ async def streamed_audio(engine: SpeechEngine, options: SynthesisOptions, fmt: A
     except BaseException:
         finish()
         raise
-    return _SlotHoldingResponse(_body(stream, rate, fmt), finish, media_type=fmt.media_type,
+    first = preamble(rate) if preamble is not None else b""
+    return _SlotHoldingResponse(_body(stream, rate, fmt, first), finish, media_type=media_type or fmt.media_type,
                                 headers={"X-Sample-Rate": str(rate), **(headers or {})})

@@ -164,3 +164,11 @@ def test_settings_precedence(tmp_path):
                                           ("0", 0), ("-1", -1), ("soon", 604800)])
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
+
+
+def test_protect_voice_list_setting():
+    """Off by default; the flag or its variable (1/true/yes/on) turns it on."""
+    assert not from_args([], {}).protect_voice_list
+    assert from_args(["--protect-voice-list"], {}).protect_voice_list
+    assert from_args([], {"TTS_PROTECT_VOICE_LIST": "true"}).protect_voice_list
+    assert not from_args([], {"TTS_PROTECT_VOICE_LIST": "0"}).protect_voice_list

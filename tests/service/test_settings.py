@@ -22,15 +22,16 @@ SAMPLES = {
     "output_retention": ("2h", 7200.0),
     "cors_origins": ("https://a.org, https://b.org", ("https://a.org", "https://b.org")),
     "task_workers": ("2", 2), "task_retention": ("30m", 1800.0), "task_max_attempts": ("6", 6),
-    "redis_url": ("redis://h:1/0", "redis://h:1/0"),
+    "redis_url": ("redis://h:1/0", "redis://h:1/0"), "default_voice": ("xiaoyun", "xiaoyun"),
 }
 PATHS = ("data_dir", "gpt_path", "sovits_path", "cnhubert_base_path", "bert_path", "sv_path", "ref_audio_dirs")
+SWITCHES = ("load_models", "protect_voice_list", "allow_control")  # flags without a value
 
 
 def test_every_field_is_an_option_with_a_flag_and_help():
     declared = {f.name for f, _ in options()}
     assert declared == {name for name in Settings.__dataclass_fields__}
-    assert declared == set(SAMPLES) | set(PATHS) | {"load_models"}, "a new setting needs a sample here"
+    assert declared == set(SAMPLES) | set(PATHS) | set(SWITCHES), "a new setting needs a sample here"
     for f, how in options():
         assert how.flag.startswith("--") and how.help, f.name
 
@@ -54,16 +55,24 @@ def test_paths_are_resolved_against_the_current_directory(name, tmp_path, monkey
                      else str(expected))
 
 
-def test_the_switch_has_no_variable():
-    assert from_args([], {}).load_models is True
-    assert from_args(["--no-load-models"], {}).load_models is False
+@pytest.mark.parametrize("name", SWITCHES)
+def test_a_switch_turns_its_default_round_by_flag_or_by_variable(name):
+    how = dict((f.name, o) for f, o in options())[name]
+    default = getattr(Settings(), name)
+    assert how.switch and getattr(from_args([], {}), name) is default
+    assert getattr(from_args([how.flag], {}), name) is not default
+    if how.env:  # 1/true/yes/on turn it on; anything else leaves it
+        assert getattr(from_args([], {how.env: "true"}), name) is not default
+        assert getattr(from_args([], {how.env: "0"}), name) is default
 
 
 def test_help_names_each_variable_and_default():
     actions = {a.dest: a for a in build_parser()._actions}
     for f, how in options():
         text = actions[f.name].help
-        if how.env:
+        if how.switch:
+            assert text.endswith(f"[{how.env}=1]" if how.env else how.help), text
+        else:
             assert f"[{how.env}] (default: " in text, text
 
 

@@ -3,43 +3,23 @@ client while the last segment is still held back by the engine, in every format,
 and on /synthesize with "stream": true; a failure after the first segment aborts the body."""
 from __future__ import annotations
 
-import contextlib
 import io
 import subprocess
 import threading
-import time
 
 import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-import uvicorn
 
 from support.stream_engine import SAMPLE_RATE, SEGMENT_SECONDS, StreamEngine, segment_audio
+from support.thread_server import serve
 from GPT_SoVITS.pipeline import ChunkPlan
 from tts_service.app import create_app
 from tts_service.audio_formats import FORMATS
 from tts_service.settings import Settings
 
 TEXT = "一|二|三"
-
-
-@contextlib.contextmanager
-def serve(app):
-    # port 0: the socket gets a free port when it binds, so no other process can take it first
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline and thread.is_alive():
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

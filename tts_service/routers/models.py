@@ -28,7 +28,7 @@ class SetModelBody(BaseModel):
                                           examples=["GPT_SoVITS/pretrained_models/gsv-v2final-pretrained/s2G2333k.pth"])
 
 
-def _check_weight_file(path: str | None, field: str) -> str | None:
+def check_weight_file(path: str | None, field: str) -> str | None:
     if not path:
         return None
     if Path(path).suffix.lower() not in WEIGHT_SUFFIXES or not is_file(Path(path)):
@@ -36,7 +36,7 @@ def _check_weight_file(path: str | None, field: str) -> str | None:
     return path
 
 
-def _names_a_given_file(exc: SynthesisError, paths: list[str]) -> bool:
+def names_a_given_file(exc: SynthesisError, paths: list[str]) -> bool:
     """True when loading failed on a file the caller named (unreadable, of another kind, or hostile):
     the caller's to fix. `WeightLoadError` messages start with the file; the engine resolves the paths."""
     cause = exc.__cause__
@@ -50,14 +50,14 @@ def _names_a_given_file(exc: SynthesisError, paths: list[str]) -> bool:
 async def set_model(body: SetModelBody, engine: SpeechEngine = Depends(deps.engine),
                     settings: Settings = Depends(deps.settings)) -> dict:
     check_fields(body, settings.max_prompt_chars)
-    gpt = _check_weight_file(body.gpt_model_path, "gpt_model_path")
-    sovits = _check_weight_file(body.sovits_model_path, "sovits_model_path")
+    gpt = check_weight_file(body.gpt_model_path, "gpt_model_path")
+    sovits = check_weight_file(body.sovits_model_path, "sovits_model_path")
     if not gpt and not sovits:
         raise ApiError(BAD_PARAM, "缺少模型路径")
     try:
         status = await run_in_threadpool(engine.set_model, gpt, sovits)
     except SynthesisError as exc:
-        if _names_a_given_file(exc, [path for path in (gpt, sovits) if path]):
+        if names_a_given_file(exc, [path for path in (gpt, sovits) if path]):
             raise ApiError(BAD_PARAM, str(exc)) from exc
         raise  # the envelope's synthesis error handler answers
     return ok(status, "Success")

@@ -1,9 +1,14 @@
-"""OpenAI-compatible speech: POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices.
+"""OpenAI-compatible speech: POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices, GET /v1/audio/models.
 
 `voice` is a voice model id (GET /v1/audio/voices lists them); each request synthesises with its own
 voice and never changes what other requests use. The body is always streamed, segment by segment, as
 OpenAI's own endpoint streams its body. GPT-SoVITS fields OpenAI lacks (language, seed, cut method,
 sampling) may be sent as extra fields (`extra_body` in the openai client).
+
+The two /v1/audio listings answer in OpenAI's list shape (`object`, `data`) and, in the same body, in the
+shape Open WebUI and Home Assistant's openai_tts read (`voices` / `models`: `[{"id", "name"}]`). Open WebUI
+fetches them without any key, so they are open by default (security.LISTING_PATHS) and then show a request
+without the key ids and names only; with the key (or none set) `data` also has each voice's details.
 
 Errors on /v1 answer in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: the route
 raises the service's ApiError with `param`/`code` in its data, and `OpenAIErrorMiddleware` translates
@@ -16,7 +21,7 @@ import json
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ConfigDict, Field
@@ -33,6 +38,7 @@ from ..envelope import BAD_PARAM, BUSY, RESOURCE, ApiError
 from ..limits import TOO_LONG, over_limit
 from ..schemas import (SAMPLING, ChunkingFields, NoiseScale, Seed, Temperature, TopK, TopP, check_languages,
                        resolve_voice)
+from ..security import holds_key
 from ..settings import Settings
 from ..storage.ids import ID_PATTERN
 from ..storage.voice_models import VoiceModelStore
@@ -163,14 +169,25 @@ def get_model(model_id: str) -> dict:
     return _model(model_id)
 
 
+@router.get("/audio/models", summary="语音合成模型列表（OpenAI / Open WebUI 形式）")
+def list_speech_models() -> dict:
+    """The `model` values /v1/audio/speech takes, as /v1/models lists them and as Open WebUI reads them."""
+    return {"object": "list", "data": [_model(m) for m in MODEL_IDS],
+            "models": [{"id": m, "name": m} for m in MODEL_IDS]}
+
+
 @router.get("/audio/voices", summary="可用音色（音模）列表")
-def list_voices(models: VoiceModelStore = Depends(deps.voice_models)) -> dict:
-    """Every voice model, as `voice` values for /v1/audio/speech."""
+def list_voices(request: Request, settings: Settings = Depends(deps.settings),
+                models: VoiceModelStore = Depends(deps.voice_models)) -> dict:
+    """Every voice model, as `voice` values for /v1/audio/speech (details only for a request with the key)."""
     records, _ = models.list(1, 10**9)
+    public = [{"id": m["model_id"], "name": m["model_name"]} for m in records]
+    if not holds_key(request.scope, settings.api_key):
+        return {"object": "list", "data": [{**v, "object": "voice"} for v in public], "voices": public}
     return {"object": "list", "data": [{
         "id": m["model_id"], "object": "voice", "name": m["model_name"], "gender": m["gender"],
         "language": m["prompt_language"], "preview_url": m["refer_wav_url"], "categories": m["categories"],
-    } for m in records]}
+    } for m in records], "voices": public}
 
 
 # ---- errors in OpenAI's shape ------------------------------------------------------------------------

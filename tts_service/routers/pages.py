@@ -1,4 +1,4 @@
-"""The admin page: / and /manager redirect to /index, which serves index.html."""
+"""The admin page: / (routers/api_v1.py) and /manager redirect to /index, which serves index.html."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +14,8 @@ INDEX_HTML = Path(__file__).resolve().parent.parent.parent / "index.html"
 KEY_PARAM = "api_key"
 
 
-@router.get("/", summary="跳转到管理页", include_in_schema=True)
 def root() -> RedirectResponse:
+    """GET / without synthesis parameters (the route is api_v1's: with them, / is api.py's synthesis)."""
     return RedirectResponse("/index", status_code=307)
 
 
