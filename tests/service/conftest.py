@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,11 @@ def client(make_client) -> TestClient:
 @pytest.fixture
 def data_dir(client) -> Path:
     return client.app.state.settings.data_dir
+
+
+@pytest.fixture
+def hold():
+    """An event a test double's engine waits on mid-task; set at the end so no worker thread is left waiting."""
+    event = threading.Event()
+    yield event
+    event.set()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
 import time
 import wave
 
@@ -25,13 +24,6 @@ def running_app(data_dir, engine=None, **settings):
     app = create_app(settings_for(data_dir, **settings), engine=engine or FakeEngine(segments=SEGMENTS))
     with TestClient(app) as client:
         yield client
-
-
-@pytest.fixture
-def hold():
-    event = threading.Event()
-    yield event
-    event.set()  # never leave a worker thread waiting
 
 
 def submit(client, body) -> dict:

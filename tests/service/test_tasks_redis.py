@@ -9,21 +9,18 @@ not skip (CI, TESTS_NO_SKIP=1, --no-skip: support/required.py); tests/run.sh ins
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections import deque
 
 import pytest
 import redis
-from fastapi.testclient import TestClient
 
 import test_tasks_api as file_tests
 from support.fake_engine import FakeEngine, expected_audio
 from support.processes import free_port
 from support.redis_server import RedisServer
-from support.tasks import settings_for, task_body, wait_running, wait_status, wait_until
-from tts_service.app import create_app
+from support.tasks import redis_app, settings_for, task_body, wait_running, wait_status, wait_until
 from tts_service.tasks.factory import make_backend
 from tts_service.tasks.record import new_entry
 from tts_service.tasks.redis_backend import RedisTaskBackend, RedisUnavailable
@@ -44,19 +41,6 @@ def redis_server(tmp_path_factory):
 def redis_url(redis_server):
     redis.Redis.from_url(redis_server).flushdb()
     return redis_server
-
-
-@pytest.fixture
-def hold():
-    event = threading.Event()
-    yield event
-    event.set()  # never leave a worker thread waiting
-
-
-@contextlib.contextmanager
-def running_app(data_dir, redis_url, engine):
-    with TestClient(create_app(settings_for(data_dir, redis_url=redis_url), engine=engine)) as client:
-        yield client
 
 
 def submit(client, body) -> dict:
@@ -94,7 +78,7 @@ def test_file_backend_behaviour_holds_on_redis(name, tmp_path, on_redis, request
 
 
 def test_submit_runs_to_done_with_a_wav_and_no_task_files(tmp_path, redis_url, hold):
-    with running_app(tmp_path, redis_url, FakeEngine(segments=3, hold=hold)) as client:
+    with redis_app(tmp_path, redis_url, FakeEngine(segments=3, hold=hold)) as client:
         submit(client, task_body("u1", "第一句。第二句。", task_id="job-1"))
         midway = wait_running(client, "job-1", "u1")
         assert (midway["segments_done"], midway["total_segments"], midway["attempts"]) == (1, 3, 1)
@@ -118,7 +102,7 @@ def held_in_process(queue) -> int:
 def test_submissions_are_queued_in_redis_only_not_also_in_process_memory(tmp_path, redis_url):
     """With Redis the shared queue is the only one: a submission leaves nothing behind in the process that
     took it (an in-process queue nobody read grew by one id per task, without bound)."""
-    with running_app(tmp_path, redis_url, FakeEngine(segments=1, delay=0)) as client:
+    with redis_app(tmp_path, redis_url, FakeEngine(segments=1, delay=0)) as client:
         queue = client.app.state.task_queue
         before = held_in_process(queue)
         for i in range(20):
@@ -133,11 +117,11 @@ def test_submissions_are_queued_in_redis_only_not_also_in_process_memory(tmp_pat
 def test_two_apps_on_one_redis_never_run_a_task_twice(tmp_path, redis_url, hold):
     texts = [f"任务{i}。" for i in range(6)]
     first, second = FakeEngine(segments=2, hold=hold), FakeEngine(segments=2)
-    with running_app(tmp_path, redis_url, first) as a:
+    with redis_app(tmp_path, redis_url, first) as a:
         for i, text in enumerate(texts):
             submit(a, task_body("u1", text, task_id=f"t{i}"))
         wait_running(a, "t0", "u1")  # a is held on t0; t1..t5 wait in a's queue
-        with running_app(tmp_path, redis_url, second) as b:  # b's start-up queues t1..t5 as well
+        with redis_app(tmp_path, redis_url, second) as b:  # b's start-up queues t1..t5 as well
             hold.set()  # now both race for t1..t5
             finals = [wait_status(b, f"t{i}", "u1") for i in range(len(texts))]
     assert all(t["status"] == "done" and t["attempts"] == 1 for t in finals)
@@ -170,11 +154,11 @@ def test_concurrent_claims_from_two_backends_hand_each_task_out_once(redis_url):
 
 def test_a_dead_workers_task_is_run_again_by_another_process(tmp_path, redis_url, hold):
     first, second = FakeEngine(segments=3, hold=hold), FakeEngine(segments=3)
-    with running_app(tmp_path, redis_url, first) as a:
+    with redis_app(tmp_path, redis_url, first) as a:
         submit(a, task_body("u1", "接力。", task_id="relay"))
         wait_running(a, "relay", "u1")
         redis.Redis.from_url(redis_url).delete(lease_key("relay"))  # what expiry does after a kill -9
-        with running_app(tmp_path, redis_url, second) as b:
+        with redis_app(tmp_path, redis_url, second) as b:
             done = wait_status(b, "relay", "u1")
             assert (done["status"], done["attempts"]) == ("done", 2)
         # a wakes up (its shutdown stops the held synthesis): fenced, it cannot requeue or touch the task
@@ -253,10 +237,10 @@ def test_the_heartbeat_keeps_a_long_task_from_being_taken(redis_url, monkeypatch
 
 def test_an_idle_process_takes_a_task_submitted_to_a_busy_one(tmp_path, redis_url, hold):
     busy, idle = FakeEngine(segments=2, hold=hold), FakeEngine(segments=2)
-    with running_app(tmp_path, redis_url, busy) as a:
+    with redis_app(tmp_path, redis_url, busy) as a:
         submit(a, task_body("u1", "第一个。", task_id="t1"))
         wait_running(a, "t1", "u1")  # a's only worker is held inside t1
-        with running_app(tmp_path, redis_url, idle) as b:
+        with redis_app(tmp_path, redis_url, idle) as b:
             submit(a, task_body("u1", "第二个。", task_id="t2"))  # submitted to the busy process
             assert wait_status(b, "t2", "u1")["status"] == "done"
             assert idle.calls == ["第二个。"] and busy.calls == ["第一个。"]

@@ -6,17 +6,13 @@ on an event so that "mid-task" is a known point, never a guessed delay.
 """
 from __future__ import annotations
 
-import contextlib
-import threading
 
 import pytest
 import redis
-from fastapi.testclient import TestClient
 
 from support.fake_engine import FakeEngine, expected_audio
 from support.redis_server import RedisServer
-from support.tasks import settings_for, task_body, wait_running, wait_status, wait_until
-from tts_service.app import create_app
+from support.tasks import redis_app, task_body, wait_running, wait_status, wait_until
 from tts_service.tasks import redis_backend, redis_client, retry
 
 SEGMENTS = 3
@@ -36,19 +32,6 @@ def quick(monkeypatch):
     monkeypatch.setattr(retry, "RETRY_FIRST", 0.05)
     monkeypatch.setattr(retry, "RETRY_MAX", 0.3)
     monkeypatch.setattr(redis_client, "SOCKET_TIMEOUT", redis_client.NEXT_TASK_BLOCK + 0.5)
-
-
-@pytest.fixture
-def hold():
-    event = threading.Event()
-    yield event
-    event.set()  # never leave a worker thread waiting
-
-
-@contextlib.contextmanager
-def running_app(data_dir, url, engine):
-    with TestClient(create_app(settings_for(data_dir, redis_url=url), engine=engine)) as client:
-        yield client
 
 
 def submit(client, task_id: str, text: str) -> None:
@@ -71,7 +54,7 @@ def assert_done_with_result(client, data_dir, task_id: str, text: str, attempts:
 
 def test_redis_restarted_empty_mid_task_every_task_completes_once(tmp_path, server, hold):
     engine = FakeEngine(segments=SEGMENTS, hold=hold)
-    with running_app(tmp_path, server.url, engine) as client:
+    with redis_app(tmp_path, server.url, engine) as client:
         queue = client.app.state.task_queue
         submit(client, "t1", "第一句。")
         wait_running(client, "t1", "u1")  # held after its first segment
@@ -90,10 +73,10 @@ def test_after_an_empty_restart_a_task_another_process_finished_stays_done(tmp_p
     from b's copy, and is not run again from a's old `wait` copy (a's copy follows Redis meanwhile)."""
     monkeypatch.setattr(redis_backend, "LEASE_SECONDS", 2.0)  # reconcile (copy refresh) every 2/3 s
     busy, idle = FakeEngine(segments=SEGMENTS, hold=hold), FakeEngine(segments=SEGMENTS)
-    with running_app(tmp_path, server.url, busy) as a:
+    with redis_app(tmp_path, server.url, busy) as a:
         submit(a, "t0", "忙着。")
         wait_running(a, "t0", "u1")
-        with running_app(tmp_path, server.url, idle) as b:
+        with redis_app(tmp_path, server.url, idle) as b:
             submit(a, "t1", "交给另一个。")
             assert wait_status(b, "t1", "u1")["status"] == "done"
             copies = a.app.state.task_queue.backend.journal
@@ -107,7 +90,7 @@ def test_after_an_empty_restart_a_task_another_process_finished_stays_done(tmp_p
 
 
 def test_redis_restarted_empty_while_idle_health_degraded_then_ok(tmp_path, server):
-    with running_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
+    with redis_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
         queue = client.app.state.task_queue
         up = health(client)
         assert (up["status"], up["task_queue"]) == ("ok", {"backend": "redis", "ok": True})
@@ -126,7 +109,7 @@ def test_redis_restarted_empty_while_idle_health_degraded_then_ok(tmp_path, serv
 
 def test_the_task_api_answers_busy_while_redis_is_away(tmp_path, server):
     """Submit, list, read and delete during an outage: 503, code 4 (busy) with Retry-After, no 500."""
-    with running_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
+    with redis_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
         submit(client, "before", "停机之前。")
         assert_done_with_result(client, tmp_path, "before", "停机之前。")
         server.stop()
@@ -144,7 +127,7 @@ def test_the_task_api_answers_busy_while_redis_is_away(tmp_path, server):
 
 
 def test_redis_paused_while_idle_then_resumed(tmp_path, server):
-    with running_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
+    with redis_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
         queue = client.app.state.task_queue
         submit(client, "before", "暂停之前。")
         assert_done_with_result(client, tmp_path, "before", "暂停之前。")
@@ -165,7 +148,7 @@ def test_a_task_given_up_during_an_outage_is_released_and_runs_again(tmp_path, s
     has lapsed, instead of the heartbeat keeping a task nobody runs alive forever."""
     monkeypatch.setattr(redis_backend, "LEASE_SECONDS", 2.0)
     first, second = FakeEngine(segments=SEGMENTS, hold=hold), FakeEngine(segments=SEGMENTS)
-    with running_app(tmp_path, server.url, first) as a:
+    with redis_app(tmp_path, server.url, first) as a:
         submit(a, "t1", "接力。")
         wait_running(a, "t1", "u1")
         server.pause()
@@ -173,7 +156,7 @@ def test_a_task_given_up_during_an_outage_is_released_and_runs_again(tmp_path, s
         wait_until(a.app.state.task_queue.pending_audio_path("t1", 1).exists)
     # a has shut down, its worker gave up on the final write
     server.resume()
-    with running_app(tmp_path, server.url, second) as b:
+    with redis_app(tmp_path, server.url, second) as b:
         assert_done_with_result(b, tmp_path, "t1", "接力。", attempts=2)
     assert first.calls == second.calls == ["接力。"]
 
@@ -183,7 +166,7 @@ def test_a_task_whose_final_write_keeps_failing_is_let_go_until_max_attempts(tmp
     stops, the lease lapses and the task is reaped and tried again, until task_max_attempts end it."""
     monkeypatch.setattr(redis_backend, "LEASE_SECONDS", 2.0)
     engine = FakeEngine(segments=SEGMENTS)
-    with running_app(tmp_path, server.url, engine) as client:
+    with redis_app(tmp_path, server.url, engine) as client:
         backend = client.app.state.task_queue.backend
 
         def finish_raising(task_id, status, **changes):
@@ -199,7 +182,7 @@ def test_a_task_whose_final_write_keeps_failing_is_let_go_until_max_attempts(tmp
 def test_a_final_write_whose_reply_was_lost_keeps_its_result(tmp_path, server):
     """The finish reached Redis but the connection dropped before the reply (redis-py then retries the
     transaction, which finds the task done): the worker must still move its result into place."""
-    with running_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
+    with redis_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
         backend = client.app.state.task_queue.backend
         real_finish, calls = backend.finish, []
 
@@ -217,7 +200,7 @@ def test_a_final_write_whose_reply_was_lost_keeps_its_result(tmp_path, server):
 
 
 def test_an_unexpected_error_in_the_worker_loop_is_survived(tmp_path, server):
-    with running_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
+    with redis_app(tmp_path, server.url, FakeEngine(segments=SEGMENTS)) as client:
         queue = client.app.state.task_queue
         real_next, failures = queue.backend.next_task, []
 

@@ -1,6 +1,7 @@
 """Helpers for the task-queue tests: an app with the test engine, a reference clip, polling, disk checks."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -76,3 +77,14 @@ def read_all(data_dir: Path) -> dict[str, dict]:
         assert folder == {"wait": "task", "run": "task"}.get(entry["status"], entry["status"]), (folder, entry)
         entries[task_id] = entry
     return entries
+
+
+@contextlib.contextmanager
+def redis_app(data_dir: Path, redis_url: str, engine):
+    """The service on the Redis queue at `redis_url`, started (workers, sweepers) for the block."""
+    from fastapi.testclient import TestClient
+
+    from tts_service.app import create_app
+
+    with TestClient(create_app(settings_for(data_dir, redis_url=redis_url), engine=engine)) as client:
+        yield client
