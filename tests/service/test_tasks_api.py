@@ -184,11 +184,11 @@ def test_retention_removes_finished_tasks_and_their_files(tmp_path, hold):
     with running_app(tmp_path, FakeEngine(segments=SEGMENTS, hold=hold), task_retention=3600) as client:
         submit(client, task_body("u1", "旧的。", task_id="old"))
         submit(client, task_body("u1", "FAIL 旧的。", task_id="old-bad"))
-        submit(client, task_body("u1", "还在跑。", task_id="busy"))
-        submit(client, task_body("u1", "还在等。", task_id="waiting"))
         hold.set()
         wait_status(client, "old", "u1"), wait_status(client, "old-bad", "u1")
-        hold.clear()
+        hold.clear()  # before `busy` exists, so it cannot run past its first segment meanwhile
+        submit(client, task_body("u1", "还在跑。", task_id="busy"))
+        submit(client, task_body("u1", "还在等。", task_id="waiting"))
         wait_running(client, "busy", "u1")
         queue = client.app.state.task_queue
         assert retention.sweep(queue, 3600, now=time.time()) == []  # nothing is old yet
