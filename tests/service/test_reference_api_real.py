@@ -15,26 +15,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from golden_data import e2e_file, model_file, model_meta
+from golden_data import e2e_file
 from support.processes import log_size, wait_listening
 from support.real_server import RealServer, e2e_weight_args
-from test_golden_http import assert_golden, golden_noise_scale
+from test_golden_http import assert_golden, expected, golden_noise_scale, meta  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 VOICE = "golden_e2e"
 TIMEOUT = 300
-
-
-@pytest.fixture(scope="module")
-def meta() -> dict:
-    return model_meta("e2e")
-
-
-@pytest.fixture(scope="module")
-def expected() -> np.ndarray:
-    with np.load(model_file("e2e/golden.npz")) as golden:
-        return golden["output_int16"]
 
 
 @pytest.fixture(scope="module")
