@@ -94,41 +94,96 @@ def decode_tokens(
     reference clip, or None for reference-free mode; bert: float32 [1024, T]. Streaming consumers
     read the yielded tokens; everyone else calls `infer_panel`.
     """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    eos = model.cfg.eos
-    phoneme_ids = np.asarray(phoneme_ids, np.int64)
-    prompt_tokens = np.zeros(0, np.int64) if prompt is None else np.asarray(prompt, np.int64)
-    bert = np.asarray(bert, np.float32)
-    check_inputs(model.cfg, phoneme_ids, prompt_tokens, bert)
-    text = model.embed_text(ms.Tensor(phoneme_ids), ms.Tensor(bert))
-    n_prompt = prompt_tokens.size
-    audio = model.embed_audio(ms.Tensor(prompt_tokens), 0) if n_prompt else None
-
+    inputs = DecodeInputs.checked(model.cfg, phoneme_ids, prompt, bert)
+    state = SequenceState(model.cfg.eos, inputs, options, early_stop_num, seed, on_step)
     budget = min(_CACHE_HEADROOM, MAX_STEPS if early_stop_num == -1 else int(early_stop_num) + 1)
-    cache = model.new_cache(text.shape[0] + n_prompt + budget)
-    y = list(prompt_tokens.tolist())
+    cache = model.new_cache(inputs.prefill_length + budget)
+    text, audio = inputs.embedded(model)
     logits = model.prefill(text, audio, cache)
-    stopped_by_eos = False
-    for idx in range(MAX_STEPS):
-        raw = logits.asnumpy()[0]
-        if on_step is not None:
-            on_step(idx, raw.copy())
-        candidates = raw[:-1].copy() if idx < MIN_STEPS_BEFORE_EOS else raw.copy()
-        token, best = sample_next(candidates, np.asarray(y, np.int64), options, rng)
-        y.append(token)
-        stop = early_stop_num != -1 and len(y) - n_prompt > early_stop_num
-        if best == eos or token == eos:
-            stop, stopped_by_eos = True, True
-            y.pop()
-        if stop or idx == MAX_STEPS - 1:
-            if not stopped_by_eos:
-                yield token, True
-            break
-        yield token, False
-        logits = model.step(token, n_prompt + idx, cache)
+    while True:
+        yield from state.choose(logits.asnumpy()[0])
+        if state.finished:
+            return state.result()
+        logits = model.step(state.last_token, state.position, cache)
 
-    if not y:  # the reference pads an empty result with one token 0 ("bad zero prediction")
-        y.append(0)
-        yield 0, True
-    return SemanticResult(tokens=np.asarray(y, np.int64), idx=0 if prompt is None else idx,
-                          n_prompt=n_prompt, n_steps=idx + 1, eos=stopped_by_eos)
+
+@dataclass(frozen=True)
+class DecodeInputs:
+    """One utterance's validated inputs: phonemes [T], prompt codes [L] (empty when reference-free) and
+    BERT features [1024, T]."""
+
+    phoneme_ids: np.ndarray
+    prompt_tokens: np.ndarray
+    bert: np.ndarray
+    ref_free: bool
+
+    @classmethod
+    def checked(cls, cfg: GPTConfig, phoneme_ids: np.ndarray, prompt: np.ndarray | None,
+                bert: np.ndarray) -> "DecodeInputs":
+        phoneme_ids = np.asarray(phoneme_ids, np.int64)
+        prompt_tokens = np.zeros(0, np.int64) if prompt is None else np.asarray(prompt, np.int64)
+        bert = np.asarray(bert, np.float32)
+        check_inputs(cfg, phoneme_ids, prompt_tokens, bert)
+        return cls(phoneme_ids, prompt_tokens, bert, prompt is None)
+
+    @property
+    def prefill_length(self) -> int:
+        return self.phoneme_ids.size + self.prompt_tokens.size
+
+    def embedded(self, model: Text2SemanticDecoder) -> tuple[ms.Tensor, ms.Tensor | None]:
+        """The prefill's input: embedded phonemes [T, dim] and prompt codes [L, dim] (None without)."""
+        text = model.embed_text(ms.Tensor(self.phoneme_ids), ms.Tensor(self.bert))
+        audio = model.embed_audio(ms.Tensor(self.prompt_tokens), 0) if self.prompt_tokens.size else None
+        return text, audio
+
+
+class SequenceState:
+    """One utterance's choices after each forward pass: the sampler and the stop rules (module
+    docstring), the same whether the utterance decodes alone or in a batch with others."""
+
+    def __init__(self, eos: int, inputs: DecodeInputs, options: SamplingOptions, early_stop_num: int | float,
+                 seed: int | np.random.Generator | None, on_step: StepHook | None = None):
+        self.eos, self.options, self.early_stop_num, self.on_step = eos, options, early_stop_num, on_step
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.ref_free = inputs.ref_free
+        self.n_prompt = inputs.prompt_tokens.size
+        self.y = inputs.prompt_tokens.tolist()
+        self.idx = -1  # the step whose logits were chosen from last
+        self.finished = False
+        self.stopped_by_eos = False
+
+    @property
+    def last_token(self) -> int:
+        """The token the next forward pass feeds."""
+        return self.y[-1]
+
+    @property
+    def position(self) -> int:
+        """The audio position of `last_token` (the prompt's codes come first)."""
+        return self.n_prompt + self.idx
+
+    def choose(self, raw: np.ndarray) -> list[tuple[int, bool]]:
+        """Choose from one step's raw logits [vocab]; return the `(token, last)` pairs to hand out."""
+        self.idx += 1
+        idx = self.idx
+        if self.on_step is not None:
+            self.on_step(idx, raw.copy())
+        candidates = raw[:-1].copy() if idx < MIN_STEPS_BEFORE_EOS else raw.copy()
+        token, best = sample_next(candidates, np.asarray(self.y, np.int64), self.options, self.rng)
+        self.y.append(token)
+        stop = self.early_stop_num != -1 and len(self.y) - self.n_prompt > self.early_stop_num
+        if best == self.eos or token == self.eos:
+            stop, self.stopped_by_eos = True, True
+            self.y.pop()
+        if not (stop or idx == MAX_STEPS - 1):
+            return [(token, False)]
+        self.finished = True
+        out = [] if self.stopped_by_eos else [(token, True)]
+        if not self.y:  # the reference pads an empty result with one token 0 ("bad zero prediction")
+            self.y.append(0)
+            out.append((0, True))
+        return out
+
+    def result(self) -> SemanticResult:
+        return SemanticResult(tokens=np.asarray(self.y, np.int64), idx=0 if self.ref_free else self.idx,
+                              n_prompt=self.n_prompt, n_steps=self.idx + 1, eos=self.stopped_by_eos)

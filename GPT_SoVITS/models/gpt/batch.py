@@ -1,0 +1,248 @@
+"""Continuous batching of the decoding step: many utterances advance one token per step together.
+
+A step is memory-bound: at batch 1 most of its time goes into reading the weights, which a batch of
+sequences reads once for all. Sequences join after their own prefill and leave when they stop, between
+any two steps, each keeping its own sampler and stop rules (`decode.SequenceState`).
+
+Keys and values live in one **pool** of positions per layer, `[heads, pool, head_dim]` Parameters
+owned by the step graphs. A sequence owns some positions of the pool, in any order: positions enter
+attention only through the sequence's row of the additive mask (`0` on its own positions, `-inf`
+elsewhere), and the GPT's positions are sine codes added to its inputs, not a property of the cache
+slot. So one attention product per layer serves the whole batch (`[H, B, Dh] x [H, pool, Dh]`): the
+pool is read once per step, whatever the batch, and each row's softmax sees exactly the terms it
+would alone (masked terms are exactly 0).
+
+Each step writes the new keys and values in place (`IndexAdd` into still-zero positions, as
+`compiled.py` does for one sequence). Positions are handed out from a clean frontier; a sequence that
+leaves dirties its positions until the next **repack**, which rewrites the pool with every sequence's
+positions packed from 0 and the rest zero. A repack happens when a sequence joins (its prefill's keys
+and values go in), when the frontier reaches the end, and when the pool could shrink. Pools come in
+sizes `POOL_UNIT * 2^k`, the smallest that holds the packed sequences plus `HEADROOM` positions
+each; every batch size shares its pool's Parameters, so changing the batch copies nothing.
+
+Batch sizes are bucketed (`batch_sizes`): three sequences run in the graph for four, the fourth row
+writing zeros (`keep` = 0) and reading nothing that matters. One graph per (batch size, pool size),
+compiled on first use or by `warm_up`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+from .decode import DecodeInputs, SequenceState
+from .model import Text2SemanticDecoder
+
+DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
+POOL_UNIT = 256  # the smallest pool; larger ones double
+HEADROOM = 128  # free positions per sequence after a repack (steps before the next repack)
+
+
+def pool_size_for(positions: int) -> int:
+    size = POOL_UNIT
+    while size < positions:
+        size *= 2
+    return size
+
+
+class PoolBuffers:
+    """The key and value pools of every layer, `[heads, size, head_dim]` Parameters, zero when built."""
+
+    def __init__(self, model: Text2SemanticDecoder, size: int):
+        cfg = model.cfg
+        shape = (cfg.num_heads, size, cfg.head_dim)
+
+        def pools(kind: str) -> ms.ParameterTuple:
+            return ms.ParameterTuple([
+                ms.Parameter(ms.Tensor(np.zeros(shape, np.float32)), name=f"batch_pool{size}.{kind}{i}",
+                             requires_grad=False) for i in range(cfg.num_layers)])
+
+        self.size = size
+        self.keys, self.values = pools("k"), pools("v")
+
+    def read(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return [p.asnumpy() for p in self.keys], [p.asnumpy() for p in self.values]
+
+    def write(self, keys: list[np.ndarray], values: list[np.ndarray]) -> None:
+        """Replace every pool (an Assign op: it reaches the buffers the compiled graphs read)."""
+        for params, arrays in ((self.keys, keys), (self.values, values)):
+            for param, array in zip(params, arrays):
+                ops.assign(param, ms.Tensor(array))
+
+
+class BatchStepGraph(nn.Cell):
+    """`step(tokens [B] int64, sine [B, dim], write_at [B] int32, keep [1, B, 1], bias [H, B, pool])
+    -> logits [B, vocab]`, writing each row's key and value at its `write_at` (times `keep`)."""
+
+    def __init__(self, model: Text2SemanticDecoder, pools: PoolBuffers, batch: int):
+        super().__init__(auto_prefix=False)  # the shared layers keep the model's parameter names
+        self.embed = model.ar_audio_embedding
+        self.alpha = model.ar_audio_position.alpha
+        self.layers = model.h.layers
+        self.predict = model.ar_predict_layer
+        self.keys, self.values = pools.keys, pools.values
+        self.batch = batch
+        self._write = ops.IndexAdd(axis=1)
+
+    @ms.jit
+    def construct(self, tokens: ms.Tensor, sine: ms.Tensor, write_at: ms.Tensor, keep: ms.Tensor,
+                  bias: ms.Tensor) -> ms.Tensor:
+        x = self.embed(tokens) + self.alpha * sine
+        for i in range(len(self.layers)):
+            layer = self.layers[i]
+            q, k, v = layer.self_attn.qkv(x)
+            # As in compiled.py: read the Parameters after the in-place writes, not the writes' outputs.
+            keys = ops.depend(self.keys[i], self._write(self.keys[i], write_at, k * keep))
+            values = ops.depend(self.values[i], self._write(self.values[i], write_at, v * keep))
+            x = layer._finish(x, layer.self_attn.attend(q, keys, values, bias))
+        return self.predict(x)
+
+
+class BatchSequence:
+    """One utterance in the batch: its choices (`state`) and the pool positions holding its keys."""
+
+    def __init__(self, state: SequenceState, keys: list[np.ndarray], values: list[np.ndarray]):
+        self.state = state
+        self.positions: list[int] = []
+        self.pending: tuple[list[np.ndarray], list[np.ndarray]] | None = (keys, values)  # until packed
+
+    @property
+    def length(self) -> int:
+        return len(self.positions) if self.pending is None else self.pending[0][0].shape[1]
+
+
+class SemanticBatch:
+    """The sequences decoding together on one model, and the pool holding their keys and values."""
+
+    def __init__(self, model: Text2SemanticDecoder, batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES):
+        self.model = model
+        self.batch_sizes = tuple(sorted(set(batch_sizes)))
+        self.sequences: list[BatchSequence] = []
+        self._pools: dict[int, PoolBuffers] = {}
+        self._graphs: dict[tuple[int, int], BatchStepGraph] = {}
+        self._pool: PoolBuffers | None = None
+        self._frontier = 0  # positions from here to the pool's end are clean (zero)
+        self._needs_repack = False
+
+    @property
+    def capacity(self) -> int:
+        return self.batch_sizes[-1]
+
+    def has_room(self) -> bool:
+        return len(self.sequences) < self.capacity
+
+    def add(self, inputs: DecodeInputs, state: SequenceState) -> tuple[BatchSequence, list[tuple[int, bool]]]:
+        """Prefill one utterance (alone), choose its first token, and let it join the next step unless
+        that token already ended it. Returns the sequence and the `(token, last)` pairs chosen."""
+        if not self.has_room():
+            raise RuntimeError(f"the batch is full ({self.capacity} sequences)")
+        cache = self.model.new_cache(inputs.prefill_length)
+        text, audio = inputs.embedded(self.model)
+        logits = self.model.prefill(text, audio, cache)
+        length = inputs.prefill_length
+        keys = [k.asnumpy()[:, :length] for k in cache.keys]
+        values = [v.asnumpy()[:, :length] for v in cache.values]
+        sequence = BatchSequence(state, keys, values)
+        pairs = state.choose(logits.asnumpy()[0])
+        if not state.finished:
+            self.sequences.append(sequence)
+            self._needs_repack = True
+        return sequence, pairs
+
+    def remove(self, sequence: BatchSequence) -> None:
+        """Drop a sequence (finished, cancelled or abandoned); its positions are reclaimed at the next repack."""
+        if sequence in self.sequences:
+            self.sequences.remove(sequence)
+            if self._pool is not None and pool_size_for(self._packed_need()) < self._pool.size:
+                self._needs_repack = True
+
+    def step(self) -> list[tuple[BatchSequence, list[tuple[int, bool]]]]:
+        """One forward pass for every sequence; finished ones leave the batch."""
+        if not self.sequences:
+            return []
+        count = len(self.sequences)
+        if self._needs_repack or self._frontier + count > self._pool.size:
+            self._repack()
+        size = self._pool.size
+        batch = next(b for b in self.batch_sizes if b >= count)
+        write_at = np.zeros(batch, np.int32)
+        tokens = np.zeros(batch, np.int64)
+        sine = np.zeros((batch, self.model.cfg.hidden_dim), np.float32)
+        rows = np.zeros((batch, size), np.float32)  # padding rows see everything: finite, unused
+        for b, sequence in enumerate(self.sequences):
+            position = self._frontier + b
+            sequence.positions.append(position)
+            write_at[b] = position
+            tokens[b] = sequence.state.last_token
+            audio_position = sequence.state.position
+            sine[b] = self.model.ar_audio_position.rows(audio_position, audio_position + 1)[0]
+            rows[b] = self._row(sequence, size)
+        self._frontier += count
+        keep = np.zeros((1, batch, 1), np.float32)
+        keep[0, :count] = 1.0
+        bias = np.ascontiguousarray(np.broadcast_to(rows, (self.model.cfg.num_heads, batch, size)))
+        logits = self._graph(batch, size)(ms.Tensor(tokens), ms.Tensor(sine), ms.Tensor(write_at),
+                                          ms.Tensor(keep), ms.Tensor(bias)).asnumpy()
+        chosen = []
+        for b, sequence in enumerate(list(self.sequences)):
+            chosen.append((sequence, sequence.state.choose(logits[b])))
+            if sequence.state.finished:
+                self.remove(sequence)
+        return chosen
+
+    def warm_up(self, batches: tuple[int, ...], pool_sizes: tuple[int, ...]) -> None:
+        """Compile these (batch, pool) graphs now, with a throw-away step each on a zero pool."""
+        cfg = self.model.cfg
+        for size in sorted({pool_size_for(n) for n in pool_sizes}):
+            for batch in sorted(set(batches)):
+                keep = np.zeros((1, batch, 1), np.float32)  # writes nothing: the pool stays as it is
+                self._graph(batch, size)(
+                    ms.Tensor(np.zeros(batch, np.int64)), ms.Tensor(np.zeros((batch, cfg.hidden_dim), np.float32)),
+                    ms.Tensor(np.zeros(batch, np.int32)), ms.Tensor(keep),
+                    ms.Tensor(np.zeros((cfg.num_heads, batch, size), np.float32))).asnumpy()
+
+    # -- the pool ------------------------------------------------------------------------------------
+    def _packed_need(self) -> int:
+        return sum(s.length + HEADROOM for s in self.sequences)
+
+    def _row(self, sequence: BatchSequence, size: int) -> np.ndarray:
+        row = np.full(size, -np.inf, np.float32)
+        row[sequence.positions] = 0.0
+        return row
+
+    def _repack(self) -> None:
+        """Rewrite the pool (resized to fit) with every sequence's keys and values packed from 0."""
+        old = self._pool
+        old_keys, old_values = old.read() if old is not None else ([], [])
+        pool = self._pool_of(pool_size_for(self._packed_need()))
+        cfg = self.model.cfg
+        shape = (cfg.num_heads, pool.size, cfg.head_dim)
+        keys = [np.zeros(shape, np.float32) for _ in range(cfg.num_layers)]
+        values = [np.zeros(shape, np.float32) for _ in range(cfg.num_layers)]
+        start = 0
+        for sequence in self.sequences:
+            if sequence.pending is not None:
+                sources, sequence.pending = sequence.pending, None
+                length = sources[0][0].shape[1]
+            else:
+                length = len(sequence.positions)
+                at = np.asarray(sequence.positions)
+                sources = ([k[:, at] for k in old_keys], [v[:, at] for v in old_values])
+            for targets, layers in zip((keys, values), sources):
+                for target, source in zip(targets, layers):
+                    target[:, start:start + length] = source
+            sequence.positions = list(range(start, start + length))
+            start += length
+        pool.write(keys, values)
+        self._pool, self._frontier, self._needs_repack = pool, start, False
+
+    def _pool_of(self, size: int) -> PoolBuffers:
+        if size not in self._pools:
+            self._pools[size] = PoolBuffers(self.model, size)
+        return self._pools[size]
+
+    def _graph(self, batch: int, size: int) -> BatchStepGraph:
+        key = (batch, size)
+        if key not in self._graphs:
+            self._graphs[key] = BatchStepGraph(self.model, self._pool_of(size), batch)
+        return self._graphs[key]

@@ -1,0 +1,104 @@
+"""Continuous batching (`models/gpt/batch.py`) against the golden cases: each case decoded inside a
+batch, next to other sequences of other lengths that join and leave at other steps, gives the
+reference's tokens exactly and its logits within the golden tolerance (greedy sampling, as the golden
+cases were made)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from golden_data import model_file, model_meta, model_subdirs
+
+from GPT_SoVITS.models.gpt import load_gpt
+from GPT_SoVITS.models.gpt import batch as batch_module
+from GPT_SoVITS.models.gpt.batch import SemanticBatch
+from GPT_SoVITS.models.gpt.decode import DecodeInputs, SequenceState
+
+from test_gpt_parity import ATOL_LOGITS, golden_cases, sampling_options
+
+VERSIONS = model_subdirs("gpt")
+
+
+def load(version: str):
+    folder = f"gpt/{version}"
+    meta = model_meta(folder)
+    gpt = load_gpt(model_file(f"{folder}/{meta['checkpoint']}"))
+    return gpt, meta, np.load(model_file(f"{folder}/inputs.npz")), np.load(model_file(f"{folder}/golden.npz"))
+
+
+class Tracked:
+    """A sequence's inputs, state, tokens handed out and raw logits seen."""
+
+    def __init__(self, gpt, phonemes, prompt, bert, options, early_stop_num, seed=0):
+        self.logits: list[np.ndarray] = []
+        self.inputs = DecodeInputs.checked(gpt.config, phonemes, prompt, bert)
+        self.state = SequenceState(gpt.config.eos, self.inputs, options, early_stop_num, seed,
+                                   on_step=lambda _, raw: self.logits.append(raw))
+        self.pairs: list[tuple[int, bool]] = []
+
+
+def run_batch(batch: SemanticBatch, arrivals: dict[int, list[Tracked]]) -> int:
+    """Step the batch until every sequence is done; `arrivals[step]` join before that step. Returns the
+    largest number of sequences seen in one step."""
+    widest, step = 0, 0
+    while batch.sequences or any(s >= step for s in arrivals):
+        for tracked in arrivals.get(step, []):
+            _, pairs = batch.add(tracked.inputs, tracked.state)
+            tracked.pairs += pairs
+        widest = max(widest, len(batch.sequences))
+        owners = {id(s.state): t for t in sum(arrivals.values(), []) for s in batch.sequences if s.state is t.state}
+        for sequence, pairs in batch.step():
+            owners[id(sequence.state)].pairs += pairs
+        step += 1
+    return widest
+
+
+def others(gpt, inputs, options) -> list[Tracked]:
+    """Sequences of other lengths: shorter phonemes and prompts, a different prompt, no prompt."""
+    phonemes, bert, prompt = inputs["all_phoneme_ids"], inputs["bert"], inputs["prompt_semantic"]
+    return [Tracked(gpt, phonemes[:9], prompt[:7], bert[:, :9], options, 60),
+            Tracked(gpt, phonemes[3:], prompt[::-1].copy(), bert[:, 3:], options, 35),
+            Tracked(gpt, phonemes[::2].copy(), None, bert[:, ::2].copy(), options, 90)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_golden_case_decodes_the_same_inside_a_batch(version, monkeypatch):
+    monkeypatch.setattr(batch_module, "HEADROOM", 8)  # repacks and pool growth mid-decoding
+    monkeypatch.setattr(batch_module, "POOL_UNIT", 32)
+    gpt, meta, inputs, golden = load(version)
+    options = sampling_options(meta)
+    cases = {}
+    for case in golden_cases(golden):
+        args = meta["cases"][case]
+        prompt = None if args["ref_free"] else inputs["prompt_semantic"]
+        cases[case] = Tracked(gpt, inputs["all_phoneme_ids"], prompt, inputs["bert"], options,
+                              args["early_stop_num"])
+    extra = others(gpt, inputs, options)
+    names = sorted(cases)
+    # Cases join at different steps, between sequences of other lengths already decoding.
+    arrivals = {0: [extra[0], cases[names[0]]], 3: [extra[1]], 5: [cases[n] for n in names[1:]], 9: [extra[2]]}
+    batch = SemanticBatch(gpt.model, batch_sizes=(1, 2, 4, 8))
+    assert run_batch(batch, arrivals) >= 3
+    for case, tracked in cases.items():
+        result = tracked.state.result()
+        np.testing.assert_array_equal(result.tokens, golden[f"{case}.y_full"], err_msg=case)
+        np.testing.assert_array_equal(result.webui_tokens, golden[f"{case}.webui_pred_semantic"], err_msg=case)
+        np.testing.assert_allclose(tracked.logits[0], golden[f"{case}.first_step_logits"], rtol=0, atol=ATOL_LOGITS)
+        if f"{case}.step_logits" in golden.files:
+            np.testing.assert_allclose(np.stack(tracked.logits), golden[f"{case}.step_logits"], rtol=0,
+                                       atol=ATOL_LOGITS)
+        assert [t for t, _ in tracked.pairs] == result.generated.tolist()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_sequence_decodes_the_same_alone_and_beside_others(version):
+    """The other lengths too: each equals its own lone decoding (tokens exactly, logits within 1e-5)."""
+    gpt, meta, inputs, _ = load(version)
+    options = sampling_options(meta)
+    batched = others(gpt, inputs, options)
+    run_batch(SemanticBatch(gpt.model), {0: batched[:2], 4: batched[2:]})
+    for alone, together in zip(others(gpt, inputs, options), batched):
+        result = gpt.generate(alone.inputs.phoneme_ids, None if alone.inputs.ref_free else alone.inputs.prompt_tokens,
+                              alone.inputs.bert, options, early_stop_num=alone.state.early_stop_num, seed=0,
+                              on_step=lambda _, raw: alone.logits.append(raw))
+        np.testing.assert_array_equal(together.state.result().tokens, result.tokens)
+        np.testing.assert_allclose(np.stack(together.logits), np.stack(alone.logits), rtol=0, atol=1e-5)
