@@ -88,17 +88,6 @@ class FixedLengthGPT(_gpt_base()):
 
     prompt_phones: int = 0
 
-    def generate(self, phoneme_ids, prompt, bert, options=None, early_stop_num=None, seed=None, on_step=None):
-        from GPT_SoVITS.models.gpt import SamplingOptions
-
-        limit = self._limit(phoneme_ids) if early_stop_num is None else early_stop_num
-        return super().generate(phoneme_ids, prompt, bert, options or SamplingOptions(), limit, seed, on_step)
-
-    def generate_tokens(self, phoneme_ids, prompt, bert, options=None, early_stop_num=None, seed=None):
-        from GPT_SoVITS.models.gpt import SamplingOptions
-
-        limit = self._limit(phoneme_ids) if early_stop_num is None else early_stop_num
-        return super().generate_tokens(phoneme_ids, prompt, bert, options or SamplingOptions(), limit, seed)
-
-    def _limit(self, phoneme_ids) -> int:
-        return int(TOKENS_PER_PHONE * max(1, len(phoneme_ids) - self.prompt_phones))
+    def early_stop_for(self, phoneme_ids, early_stop_num):
+        return int(TOKENS_PER_PHONE * max(1, len(phoneme_ids) - self.prompt_phones)) if early_stop_num is None \
+            else early_stop_num

@@ -139,7 +139,7 @@ class Engine:
                 runtime.configure(self.settings.device_target, self.settings.device_id)  # once per process
                 synthesizer_cls = _synthesizer_class()
                 started = time.perf_counter()
-                new = synthesizer_cls.load(_model_paths(paths))
+                new = synthesizer_cls.load(_model_paths(paths), batching=self._batching())
                 log.info("models loaded in %.2f s", time.perf_counter() - started)
                 _log_warm_up("warm-up", new.warm_up())  # before the swap: no request meets a cold one
             except Exception as exc:
@@ -149,11 +149,22 @@ class Engine:
                     self._state, self._error = "failed", str(exc)
                 self._loaded.set()
                 raise exc if isinstance(exc, SynthesisError) else SynthesisError(f"模型加载失败: {exc}") from exc
-            self._synth, self._paths = new, dict(paths)  # the swap: one reference
+            old, self._synth, self._paths = self._synth, new, dict(paths)  # the swap: one reference
+            if old is not None:
+                old.close()  # its batching thread ends once the requests it holds are decoded
             self._state, self._error = "ready", None
             self._loaded.set()
             threading.Thread(target=_warm_up_rest, args=(new,), name="engine-warm-up", daemon=True).start()
             return new
+
+    def _batching(self):
+        """The pipeline's batching settings, or None (`--no-batching`): one segment at a time."""
+        from GPT_SoVITS.pipeline.options import Batching
+
+        settings = self.settings
+        if not settings.batching:
+            return None
+        return Batching(batch_sizes=settings.batch_sizes, segments_ahead=settings.parallel_segments)
 
     def _ready(self):
         """The current synthesizer, loading it now (in this worker thread) if nobody has yet."""

@@ -72,6 +72,13 @@ def _names(text: str, _default: Any) -> tuple[str, ...]:
     return _split(text)
 
 
+def _sizes(text: str, _default: Any) -> tuple[int, ...]:
+    sizes = tuple(sorted({int(part) for part in _split(text)}))
+    if not sizes or sizes[0] < 1:
+        raise ValueError(f"batch sizes must be positive integers, not {text!r}")
+    return sizes
+
+
 def _folders(text: str, _default: Any) -> tuple[str, ...]:
     return tuple(_user_path(part, None) for part in _split(text))
 
@@ -161,7 +168,8 @@ class Settings:
     max_prompt_chars: int = option(1000, "--max-prompt-chars", "TTS_MAX_PROMPT_CHARS",
                                    "longest prompt_text and other free-text fields, characters")
     max_decodes: int = option(2, "--max-decodes", "TTS_MAX_DECODES", "uploaded clips decoded at once")
-    max_syntheses: int = option(2, "--max-syntheses", "TTS_MAX_SYNTHESES", "syntheses in flight at once")
+    max_syntheses: int = option(8, "--max-syntheses", "TTS_MAX_SYNTHESES",
+                                "syntheses in flight at once (with batching their segments share the GPT's batch)")
     max_synthesis_waiting: int = option(8, "--max-synthesis-waiting", "TTS_MAX_SYNTHESIS_WAITING",
                                         "syntheses waiting for a slot; more get 503")
     synthesis_wait: float = option(60.0, "--synthesis-wait", "TTS_SYNTHESIS_WAIT",
@@ -183,6 +191,15 @@ class Settings:
     ref_audio_dirs: tuple[str, ...] = option(
         (), "--ref-audio-dirs", "TTS_REF_AUDIO_DIRS", "comma-separated extra folders a ref_wav_path may point into",
         parse=_folders)
+    batching: bool = option(
+        True, "--no-batching", "TTS_NO_BATCHING", "decode one segment at a time, each alone, instead of every "
+        "request's segments together in one batch (to compare; the output is the same)", switch=True)
+    batch_sizes: tuple[int, ...] = option(
+        (1, 2, 4, 8), "--batch-sizes", "TTS_BATCH_SIZES", "comma-separated batch sizes of the GPT's compiled "
+        "step; the largest is the most segments decoding at once", parse=_sizes)
+    parallel_segments: int = option(
+        4, "--parallel-segments", "TTS_PARALLEL_SEGMENTS", "segments of one text decoding at once, unless a "
+        "request asks (/tts: batch_size with parallel_infer)")
     load_models: bool = option(True, "--no-load-models", None,
                                "do not load the weights at start-up (they load on first use)", switch=True)
     task_workers: int = option(1, "--task-workers", "TASK_WORKERS", "task-queue worker threads")
@@ -270,7 +287,7 @@ def _shown(default: Any, how: Option) -> str:
     if how.shown_default is not None:
         return how.shown_default
     if isinstance(default, tuple):
-        default = ",".join(default)
+        default = ",".join(map(str, default))
     return "none" if default in ("", None) else str(default)
 
 

@@ -75,6 +75,41 @@ class SemanticModel(WarmsUp, Protocol):
                         ) -> Generator[tuple[int, bool], None, SemanticResult]:
         """The same decoding as a stream of `(code, last)` as each code is kept."""
 
+    def new_batch(self, batch_sizes: Sequence[int]) -> "SemanticBatchDecoder":
+        """An empty batch in which many utterances decode together, one code each per `step`."""
+
+
+Chosen = list[tuple[int, bool]]  # `(code, last)` pairs kept by one forward pass, as `generate_tokens` yields them
+
+
+@runtime_checkable
+class SemanticBatchDecoder(WarmsUp, Protocol):
+    """Continuous batching: utterances join (`add`) and leave (`remove`, or by stopping) between steps; each
+    keeps the sampler, seed and stop rules it would have alone. Not thread-safe: one caller at a time."""
+
+    def has_room(self) -> bool:
+        """Whether another utterance may join now."""
+
+    def add(self, phoneme_ids: np.ndarray, prompt: np.ndarray | None, features: np.ndarray,
+            options: SamplingOptions = SamplingOptions(), early_stop_num: int | float | None = None,
+            seed: int | np.random.Generator | None = None) -> tuple[Any, Chosen]:
+        """Start one utterance (its prefill runs now): a handle, and the codes its first pass kept."""
+
+    def step(self) -> list[tuple[Any, Chosen]]:
+        """One forward pass for every utterance in the batch: each handle with the codes it kept."""
+
+    def finished(self, handle: Any) -> bool:
+        """Whether the utterance has stopped (it has left the batch)."""
+
+    def result(self, handle: Any) -> SemanticResult:
+        """A finished utterance's result, as `generate` returns it."""
+
+    def remove(self, handle: Any) -> None:
+        """Drop an utterance before it finishes (cancelled or abandoned)."""
+
+    def __len__(self) -> int:
+        """Utterances decoding now."""
+
 
 @runtime_checkable
 class AcousticModel(WarmsUp, Protocol):

@@ -40,6 +40,25 @@ class SynthesisOptions:
     pause_second: float = 0.3  # silence after every segment
     extra_ref_wav_paths: list[str] = field(default_factory=list)  # more clips for the timbre (averaged)
     chunks: ChunkPlan | None = None  # None: each segment whole, exactly (the reference's streaming_mode 0/1)
+    # Segments of this text decoding at once in the shared batch (api_v2's batch_size with parallel_infer);
+    # None: the synthesizer's `Batching.segments_ahead`; 1: one after another. No effect without batching.
+    parallel_segments: int | None = None
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How syntheses share the GPT (`scheduler.py`): segments of every request decode together in one
+    continuous batch of at most `max(batch_sizes)` sequences. A synthesizer without one decodes one
+    segment at a time, each alone."""
+
+    batch_sizes: tuple[int, ...] = (1, 2, 4, 8)  # the batch graphs; a batch runs in the smallest that holds it
+    segments_ahead: int = 4  # a request's segments decoding at once unless it asks (`parallel_segments`)
+
+    def __post_init__(self):
+        if not self.batch_sizes or min(self.batch_sizes) < 1:
+            raise ValueError(f"batch sizes must be positive, got {self.batch_sizes}")
+        if self.segments_ahead < 1:
+            raise ValueError(f"segments_ahead must be at least 1, got {self.segments_ahead}")
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,14 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from GPT_SoVITS.models.backends import Timbre
+from GPT_SoVITS.models.backends import SamplingOptions, Timbre
 
 from .chunked import ChunkCutter, ChunkVoicer, chunks_of
 from .errors import CancelledError, InputError
 from .models_lock import ModelsLock
 from .models import Models, load_models
-from .options import ModelPaths, SynthesisOptions
+from .options import Batching, ModelPaths, SynthesisOptions
+from .scheduler import SegmentsAhead, SemanticScheduler, TokenStream
 from .reference import LruCache, ReferenceAudio, analyse_reference, clip_identity
 from .text_features import TextFeatures, fit_to_bert, prepare_prompt_text, split_target_text, text_features
 
@@ -42,18 +43,21 @@ def to_int16(audio: np.ndarray) -> np.ndarray:
 
 
 class Synthesizer:
-    def __init__(self, models: Models, cache_size: int = 64):
+    def __init__(self, models: Models, cache_size: int = 64, batching: Batching | None = None):
         self.models = models
+        self.batching = batching
         self._references = LruCache(cache_size)
         self._prompts = LruCache(cache_size)
         # MindSpore cells are not safe to run from several threads at once; segments are the unit of
         # work, so concurrent requests interleave segment by segment, and background warm-up waits for
         # a quiet moment.
         self._models_lock = ModelsLock()
+        self._scheduler = None if batching is None else SemanticScheduler(models.gpt, self._models_lock,
+                                                                          batching.batch_sizes)
 
     @classmethod
-    def load(cls, paths: ModelPaths) -> "Synthesizer":
-        return cls(load_models(paths))
+    def load(cls, paths: ModelPaths, batching: Batching | None = None) -> "Synthesizer":
+        return cls(load_models(paths), batching=batching)
 
     @property
     def sample_rate(self) -> int:
@@ -70,9 +74,13 @@ class Synthesizer:
 
     def warm_up(self) -> dict[str, float]:
         """Pay the first request's start-up costs now (see `warmup.py`); seconds per stage."""
-        from .warmup import warm_up
+        from .warmup import GPT_STEPS, warm_up
 
-        return self._locked(warm_up, self.models)
+        if self._scheduler is None:
+            return self._locked(warm_up, self.models)
+        decode = lambda phones, codes, bert: self._scheduler.submit(  # noqa: E731  (takes the lock itself)
+            phones, codes, bert, SamplingOptions(), seed=0, owner=self, early_stop_num=GPT_STEPS).result()
+        return warm_up(self.models, self._scheduler.batch, decode)
 
     def warm_up_rest(self) -> dict[str, float]:
         """The warm-up of what only some requests need, meant for a background thread once serving: one
@@ -83,7 +91,7 @@ class Synthesizer:
             with self._models_lock.background():
                 stage()
 
-        return warm_up_rest(self.models, when_quiet)
+        return warm_up_rest(self.models, when_quiet, None if self._scheduler is None else self._scheduler.batch)
 
     # -- cached reference work ---------------------------------------------------------------------
     def reference(self, path: str, with_prompt_codes: bool) -> ReferenceAudio:
@@ -112,7 +120,13 @@ class Synthesizer:
 
     def stream(self, options: SynthesisOptions, should_cancel: CancelCheck | None = None,
                on_progress: ProgressHook | None = None) -> Iterator[np.ndarray]:
-        """int16 audio per segment (its pause included), as soon as each is ready."""
+        """int16 audio per segment (its pause included), as soon as each is ready. With batching, the
+        first segment decodes before the others are handed to the batch: its audio comes as early as it
+        would alone (a bigger batch makes every step slower)."""
+        return self._segments_audio(options, should_cancel, on_progress, first_audio_first=True)
+
+    def _segments_audio(self, options: SynthesisOptions, should_cancel: CancelCheck | None,
+                        on_progress: ProgressHook | None, first_audio_first: bool) -> Iterator[np.ndarray]:
         ref_free = options.ref_free or not options.prompt_text.strip()
         segments = self.segments(options)
         rng = np.random.default_rng(options.seed)
@@ -123,23 +137,43 @@ class Synthesizer:
         references = [self.reference(options.ref_wav_path, not ref_free)]
         references += [self.reference(path, False) for path in options.extra_ref_wav_paths]
         pause = np.zeros(int(self.sample_rate * options.pause_second), dtype=np.int16)
-        for index, segment in enumerate(segments):
-            if should_cancel is not None and should_cancel():
-                raise CancelledError(f"cancelled after {index}/{len(segments)} segments")
-            if options.chunks is not None:
-                for piece in self._chunked_segment(segment, options, prompt, references, rng, should_cancel):
-                    yield to_int16(limit_peak(piece))
-                if pause.size:
-                    yield pause
-            else:
-                audio = self._segment(segment, options, prompt, references, rng)
-                yield np.concatenate([to_int16(audio), pause])
-            if on_progress is not None:
-                on_progress(index + 1, len(segments))
+        seeds = [tuple(int(s) for s in rng.integers(0, 2**31 - 1, size=2)) for _ in segments]  # (gpt, noise)
+        ahead = None
+        if self._scheduler is not None:
+            count = options.parallel_segments or self.batching.segments_ahead
+            ahead = SegmentsAhead(self._scheduler, lambda text: self._gpt_inputs(text, options, prompt), segments,
+                                  options.sampling, references[0].prompt_codes, [g for g, _ in seeds],
+                                  should_cancel, count, hold_back_first=first_audio_first)
+        try:
+            for index, segment in enumerate(segments):
+                if should_cancel is not None and should_cancel():
+                    raise CancelledError(f"cancelled after {index}/{len(segments)} segments")
+                noise_seed = seeds[index][1]
+                if options.chunks is not None:
+                    if ahead is None:
+                        pieces = self._chunked_segment(segment, options, prompt, references, seeds[index][0],
+                                                       noise_seed, should_cancel)
+                    else:
+                        pieces = self._scheduled_chunks(*ahead.take(index), options, references, noise_seed)
+                    for piece in pieces:
+                        yield to_int16(limit_peak(piece))
+                    if pause.size:
+                        yield pause
+                else:
+                    if ahead is None:
+                        audio = self._segment(segment, options, prompt, references, seeds[index][0], noise_seed)
+                    else:
+                        audio = self._voice_segment(*ahead.take(index), options, references, noise_seed)
+                    yield np.concatenate([to_int16(audio), pause])
+                if on_progress is not None:
+                    on_progress(index + 1, len(segments))
+        finally:
+            if ahead is not None:
+                ahead.close()
 
     def synthesize(self, options: SynthesisOptions, on_progress: ProgressHook | None = None,
                    should_cancel: CancelCheck | None = None) -> tuple[int, np.ndarray]:
-        chunks = list(self.stream(options, should_cancel, on_progress))
+        chunks = list(self._segments_audio(options, should_cancel, on_progress, first_audio_first=False))
         return self.sample_rate, np.concatenate(chunks)
 
     def _timbre(self, references: list[ReferenceAudio]) -> Timbre:
@@ -154,9 +188,9 @@ class Synthesizer:
         return target, prompt.phone_ids + target.phone_ids, np.concatenate([prompt.bert, target.bert], axis=1)
 
     def _segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
-                 references: list[ReferenceAudio], rng: np.random.Generator) -> np.ndarray:
+                 references: list[ReferenceAudio], gpt_seed: int, noise_seed: int) -> np.ndarray:
+        """One segment decoded alone, then voiced (without batching)."""
         target, phoneme_ids, bert = self._gpt_inputs(text, options, prompt)
-        gpt_seed, noise_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
         with self._models_lock.request():
             result = self.models.gpt.generate(np.asarray(phoneme_ids, np.int64), references[0].prompt_codes,
                                               bert, options.sampling, seed=gpt_seed)
@@ -166,7 +200,7 @@ class Synthesizer:
         return limit_peak(audio)
 
     def _chunked_segment(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None,
-                         references: list[ReferenceAudio], rng: np.random.Generator,
+                         references: list[ReferenceAudio], gpt_seed: int, noise_seed: int,
                          should_cancel: CancelCheck | None) -> Iterator[np.ndarray]:
         """One segment as float32 chunks while the GPT decodes (see `chunked.py`).
 
@@ -175,7 +209,6 @@ class Synthesizer:
         stops reading (or a cancel) ends the work at the next chunk, and the lock is never held while
         waiting for a reader."""
         target, phoneme_ids, bert = self._gpt_inputs(text, options, prompt)
-        gpt_seed, noise_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
         plan = options.chunks
         handover: queue.Queue = queue.Queue()
         stopped = threading.Event()
@@ -209,6 +242,34 @@ class Synthesizer:
                     yield item
         finally:
             stopped.set()
+
+    def _voice_segment(self, target: TextFeatures, codes: TokenStream, options: SynthesisOptions,
+                       references: list[ReferenceAudio], noise_seed: int) -> np.ndarray:
+        """A segment decoded in the batch, voiced once all its codes are there."""
+        result = codes.result()
+        with self._models_lock.request():
+            audio = self.models.sovits.decode(result.webui_tokens, np.asarray(target.phone_ids, np.int64),
+                                              self._timbre(references), noise_scale=options.noise_scale,
+                                              speed=options.speed, seed=noise_seed)
+        return limit_peak(audio)
+
+    def _scheduled_chunks(self, target: TextFeatures, codes: TokenStream, options: SynthesisOptions,
+                          references: list[ReferenceAudio], noise_seed: int) -> Iterator[np.ndarray]:
+        """A segment decoded in the batch, voiced chunk by chunk as its codes arrive (`chunked.py`)."""
+        plan = options.chunks
+        voicer = ChunkVoicer(self.models.sovits, np.asarray(target.phone_ids, np.int64), self._timbre(references),
+                             plan, options.noise_scale, options.speed, np.random.default_rng(noise_seed))
+        cutter = ChunkCutter(plan, self.models.gpt.mute_similarity if plan.at_pauses else None)
+        for chunk, last in chunks_of(codes, cutter):
+            with self._models_lock.request():
+                audio = voicer.voice(chunk, last)
+            if audio.size:
+                yield audio
+
+    def close(self) -> None:
+        """Stop the batching thread once what it holds is decoded (after a model swap)."""
+        if self._scheduler is not None:
+            self._scheduler.close()
 
 
 def limit_peak(audio: np.ndarray) -> np.ndarray:

@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from GPT_SoVITS.models.backends import WarmsUp
+
 from .models import Models
 from .reference import analyse_reference
 from .text_features import text_features
@@ -49,12 +51,19 @@ def _timed(timings: dict[str, float], name: str, fn) -> object:
         timings[name] = time.perf_counter() - start
 
 
-def warm_up(models: Models) -> dict[str, float]:
-    """Run each stage once on tiny inputs; returns seconds per stage."""
+SemanticDecode = Callable[[np.ndarray, np.ndarray, np.ndarray], object]  # (phones, prompt codes, features) -> result
+
+
+def warm_up(models: Models, batch: WarmsUp | None = None, decode: SemanticDecode | None = None) -> dict[str, float]:
+    """Run each stage once on tiny inputs; returns seconds per stage. With batching, the GPT's `batch`
+    warms up instead of the GPT's lone decoding, and `decode` runs the tiny decoding through it."""
     timings: dict[str, float] = {}
+    if decode is None:
+        decode = lambda phones, codes, bert: models.gpt.generate(phones, codes, bert,  # noqa: E731
+                                                                 early_stop_num=GPT_STEPS, seed=0)
     text, language = WARM_TEXT
     features = _timed(timings, f"text.{language}", lambda: text_features(models, text, language, models.symbol_version))
-    for model in models.all():
+    for model in _warming(models, batch):
         for name, stage in model.warm_up_stages(background=False):
             _timed(timings, name, stage)
     with tempfile.TemporaryDirectory() as folder:
@@ -64,8 +73,7 @@ def warm_up(models: Models) -> dict[str, float]:
     if reference is None or features is None:
         return timings
     phones = np.asarray(features.phone_ids, np.int64)
-    result = _timed(timings, "gpt", lambda: models.gpt.generate(phones, reference.prompt_codes, features.bert,
-                                                                early_stop_num=GPT_STEPS, seed=0))
+    result = _timed(timings, "gpt", lambda: decode(phones, reference.prompt_codes, features.bert))
     if result is not None:
         sovits = models.sovits
         _timed(timings, "sovits", lambda: sovits.decode(result.webui_tokens, phones,
@@ -73,14 +81,19 @@ def warm_up(models: Models) -> dict[str, float]:
     return timings
 
 
+def _warming(models: Models, batch: WarmsUp | None) -> list[WarmsUp]:
+    """The models whose stages run: the GPT's batch in place of the GPT when there is one."""
+    return [batch if batch is not None and model is models.gpt else model for model in models.all()]
+
+
 def warm_up_rest(models: Models, run_stage: Callable[[Callable[[], None]], None] = lambda stage: stage(),
-                 ) -> dict[str, float]:
+                 batch: WarmsUp | None = None) -> dict[str, float]:
     """What `warm_up` leaves for later, stage by stage: the other languages' frontends and each model's
     background stages (its graphs that run op by op until built). `run_stage` runs each stage (the
     synthesizer: under its lock, when no request is using it)."""
     stages = [(f"text.{language}", lambda t=text, lang=language: text_features(models, t, lang, models.symbol_version))
               for text, language in LATER_TEXTS]
-    stages += [stage for model in models.all() for stage in model.warm_up_stages(background=True)]
+    stages += [stage for model in _warming(models, batch) for stage in model.warm_up_stages(background=True)]
     timings: dict[str, float] = {}
     for name, fn in stages:
         run_stage(lambda n=name, f=fn: _timed(timings, n, f))

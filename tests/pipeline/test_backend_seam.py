@@ -12,6 +12,7 @@ import soundfile as sf
 from GPT_SoVITS.models import backends
 from GPT_SoVITS.pipeline import ChunkPlan, ModelPaths, SynthesisOptions
 from GPT_SoVITS.pipeline.models import Models
+from GPT_SoVITS.pipeline.options import Batching
 from GPT_SoVITS.pipeline.synthesizer import Synthesizer, limit_peak, to_int16
 
 RATE = 32000
@@ -41,6 +42,49 @@ class Semantic(Stages):
         for i, code in enumerate(CODES):
             yield int(code), i == CODES.size - 1
         return self.generate(phoneme_ids, prompt, features)
+
+    def new_batch(self, batch_sizes):
+        return SemanticBatch()
+
+
+class SemanticBatch(Stages):
+    """Every utterance in the batch gets the next of `CODES` at each step."""
+
+    name = "semantic_batch"
+
+    def __init__(self):
+        self.decoding: list[SimpleNamespace] = []  # handles, each counting the codes handed out
+
+    def has_room(self):
+        return len(self.decoding) < 4
+
+    def add(self, phoneme_ids, prompt, features, options=backends.SamplingOptions(), early_stop_num=None, seed=None):
+        handle = SimpleNamespace(given=1)
+        self.decoding.append(handle)
+        return handle, [(int(CODES[0]), False)]
+
+    def step(self):
+        chosen = []
+        for handle in list(self.decoding):
+            last = handle.given == CODES.size - 1
+            chosen.append((handle, [(int(CODES[handle.given]), last)]))
+            handle.given += 1
+            if last:
+                self.decoding.remove(handle)
+        return chosen
+
+    def finished(self, handle):
+        return handle.given == CODES.size
+
+    def result(self, handle):
+        return SimpleNamespace(webui_tokens=CODES)
+
+    def remove(self, handle):
+        if handle in self.decoding:
+            self.decoding.remove(handle)
+
+    def __len__(self):
+        return len(self.decoding)
 
 
 class Acoustic(Stages):
@@ -97,14 +141,17 @@ class SSL(Stages):
         return [3, 1, 4, 1, 5]
 
 
-@pytest.fixture
-def synthesizer() -> Synthesizer:
+@pytest.fixture(params=["alone", "batched"])
+def synthesizer(request) -> Synthesizer:
     models = Models(gpt=Semantic(), sovits=Acoustic(), hubert=SSL(), bert=TextFeatures(), speaker=None,
                     paths=ModelPaths("", "", "", ""))
     for model, protocol in ((models.gpt, backends.SemanticModel), (models.sovits, backends.AcousticModel),
-                            (models.bert, backends.TextFeatureModel), (models.hubert, backends.SSLModel)):
+                            (models.bert, backends.TextFeatureModel), (models.hubert, backends.SSLModel),
+                            (models.gpt.new_batch((1,)), backends.SemanticBatchDecoder)):
         assert isinstance(model, protocol)
-    return Synthesizer(models)
+    synth = Synthesizer(models, batching=Batching() if request.param == "batched" else None)
+    yield synth
+    synth.close()
 
 
 @pytest.fixture
@@ -140,7 +187,7 @@ def test_both_warm_ups_run_every_models_own_stages(synthesizer, caplog):
         later = synthesizer.warm_up_rest()
     failed = [r.getMessage() for r in caplog.records if r.name == "GPT_SoVITS.pipeline.warmup"]
     assert not failed  # no stage failed on the stand-ins
-    names = ("semantic", "text", "acoustic", "ssl")
+    names = ("semantic_batch" if synthesizer.batching else "semantic", "text", "acoustic", "ssl")
     assert {f"{name}.start" for name in names} <= set(timings)
     assert {f"{name}.later" for name in names} <= set(later)
     assert {"reference", "gpt", "sovits"} <= set(timings)

@@ -27,15 +27,21 @@ def golden() -> dict:
         return {key: data[key] for key in data.files}
 
 
-@pytest.fixture(scope="module")
-def synthesizer(meta):
+@pytest.fixture(scope="module", params=["alone", "batched"])
+def synthesizer(meta, request):
+    """Every test runs on both paths: segments decoded one at a time, each alone, and through the
+    batching scheduler (the golden output must not change)."""
     from GPT_SoVITS.pipeline import ModelPaths
+    from GPT_SoVITS.pipeline.options import Batching
     from GPT_SoVITS.pipeline.synthesizer import Synthesizer
 
     models = meta["models"]
-    return Synthesizer.load(ModelPaths(gpt=_e2e_path(models["gpt"]), sovits=_e2e_path(models["sovits"]),
-                                       hubert=_e2e_path(models["hubert"], "pytorch_model.bin"),
-                                       bert=_e2e_path(models["bert"], "pytorch_model.bin")))
+    synth = Synthesizer.load(ModelPaths(gpt=_e2e_path(models["gpt"]), sovits=_e2e_path(models["sovits"]),
+                                        hubert=_e2e_path(models["hubert"], "pytorch_model.bin"),
+                                        bert=_e2e_path(models["bert"], "pytorch_model.bin")),
+                             batching=Batching() if request.param == "batched" else None)
+    yield synth
+    synth.close()
 
 
 def _options(meta, **overrides):

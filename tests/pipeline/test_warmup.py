@@ -31,6 +31,14 @@ def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # no
                           | {f"sovits.compile.{size}_frames" for size in generator.graph_sizes()})
     assert generator.ready
     # Every decoding-step graph the warm-up names is built (what a first request would otherwise wait for).
+    if synthesizer.batching is not None:  # the batch's graphs instead of the lone step's
+        from GPT_SoVITS.models.gpt.backend import BACKGROUND_BATCH_GRAPHS, WARM_POOL
+
+        built = set(synthesizer._scheduler.batch.batch._graphs)
+        assert {(1, WARM_POOL), *BACKGROUND_BATCH_GRAPHS} <= built
+        lone = synthesizer.models.gpt.model._compiled
+        assert lone is None or not lone._graphs  # no lone-step graph (nor its cache) is built
+        return
     compiled = synthesizer.models.gpt.model._compiled
     assert (compiled is not None) == compiled_decoding()
     if compiled is not None:

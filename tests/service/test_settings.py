@@ -23,9 +23,10 @@ SAMPLES = {
     "cors_origins": ("https://a.org, https://b.org", ("https://a.org", "https://b.org")),
     "task_workers": ("2", 2), "task_retention": ("30m", 1800.0), "task_max_attempts": ("6", 6),
     "redis_url": ("redis://h:1/0", "redis://h:1/0"), "default_voice": ("xiaoyun", "xiaoyun"),
+    "batch_sizes": ("4, 1,2", (1, 2, 4)), "parallel_segments": ("3", 3),
 }
 PATHS = ("data_dir", "gpt_path", "sovits_path", "cnhubert_base_path", "bert_path", "sv_path", "ref_audio_dirs")
-SWITCHES = ("load_models", "protect_voice_list", "allow_control")  # flags without a value
+SWITCHES = ("load_models", "protect_voice_list", "allow_control", "batching")  # flags without a value
 
 
 def test_every_field_is_an_option_with_a_flag_and_help():

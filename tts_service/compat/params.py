@@ -91,7 +91,7 @@ StreamingMode = Annotated[int, BeforeValidator(_streaming_mode)]
 _NOISE_SCALE = SynthesisOptions.__dataclass_fields__["noise_scale"].default
 VOICE = ("a voice model id (GET /speakers lists them), or a clip in the data dir's audio/ or a folder of "
          "--ref-audio-dirs (absolute, or relative to the data dir or to one of those folders)")
-IGNORED = "accepted and ignored (no batching in this implementation)"
+IGNORED = "accepted and ignored (batches form by themselves: see --batch-sizes)"
 
 
 class TtsParams(BaseModel):
@@ -114,9 +114,11 @@ class TtsParams(BaseModel):
     top_p: Float = Field(1.0, description="GPT sampling: top p (0-1]")
     temperature: Float = Field(1.0, description="GPT sampling temperature (0-2]")
     text_split_method: Lower = Field("cut5", description="cut0 (none) .. cut5 (at every punctuation mark)")
-    batch_size: Int = Field(1, description=IGNORED)
+    batch_size: Int = Field(1, description="segments of the text decoding at once (with parallel_infer); "
+                                           "unset: the service's --parallel-segments")
     batch_threshold: Float = Field(0.75, description=IGNORED)
-    split_bucket: Bool = Field(True, description=IGNORED)
+    split_bucket: Bool = Field(True, description="accepted; no effect (continuous batching needs no length "
+                                                 "buckets)")
     speed_factor: Float = Field(1.0, description="speed, 0.25-4 (2.0 is twice as fast)")
     fragment_interval: Float = Field(0.3, description="seconds of silence after each segment, 0-10")
     seed: Int = Field(-1, description="-1: random; else 0-4294967295 for repeatable audio")
@@ -124,7 +126,7 @@ class TtsParams(BaseModel):
     streaming_mode: StreamingMode = Field(0, description=(
         "0/false: whole audio; 1/true: segment by segment; 2: chunks cut at pauses; 3: fixed-length "
         "chunks (2 and 3: sooner, approximate joins). Streamed wav is a WAV header, then raw PCM"))
-    parallel_infer: Bool = Field(True, description=IGNORED)
+    parallel_infer: Bool = Field(True, description="false: the text's segments decode one after another")
     repetition_penalty: Float = Field(1.35, description="GPT repetition penalty (0-2)")
     sample_steps: Int = Field(32, description="accepted and ignored (v3/v4 models only)")
     super_sampling: Bool = Field(False, description="accepted and ignored (v3 models only)")

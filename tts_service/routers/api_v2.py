@@ -36,6 +36,7 @@ from ..storage.voice_models import VoiceModelStore
 from .models import check_weight_file, names_a_given_file
 
 TAG = "GPT-SoVITS 接口兼容"
+MAX_BATCH_SIZE = 200  # api_v2's web UI slider goes to 200; the scheduler's batch caps what runs at once
 router = APIRouter(tags=[TAG])
 
 AUDIO = {200: {"content": {f"audio/{name}": {} for name in MEDIA_TYPES}, "description": "the audio"},
@@ -96,7 +97,7 @@ def tts_options(params: TtsParams, svc: Service):
     output_format(params.media_type)
     check_cut(params.text_split_method, "text_split_method")
     voice = dataclasses.replace(voice, prompt_language=prompt_lang)
-    return options_for(
+    options, streamed = options_for(
         voice, svc.settings, svc.models, names=NAMES, speed=params.speed_factor, pause=params.fragment_interval,
         extra_refs=params.aux_ref_audio_paths, seed=params.seed,
         chunking={"streaming_mode": params.streaming_mode, "min_chunk_length": params.min_chunk_length,
@@ -104,6 +105,19 @@ def tts_options(params: TtsParams, svc: Service):
         text=params.text, text_language=text_lang, how_to_cut=params.text_split_method, top_k=params.top_k,
         top_p=params.top_p, temperature=params.temperature, repetition_penalty=params.repetition_penalty,
         noise_scale=params.noise_scale)
+    return dataclasses.replace(options, parallel_segments=parallel_segments(params)), streamed
+
+
+def parallel_segments(params: TtsParams) -> int | None:
+    """api_v2's batch_size and parallel_infer as segments decoding at once: parallel_infer false -> one at a
+    time; a batch_size the client sent -> that many; else the service's default (--parallel-segments)."""
+    if not params.parallel_infer:
+        return 1
+    if "batch_size" not in params.model_fields_set:
+        return None
+    if not 1 <= params.batch_size <= MAX_BATCH_SIZE:
+        raise bad(f"batch_size: {params.batch_size} is out of range [1, {MAX_BATCH_SIZE}]")
+    return params.batch_size
 
 
 async def tts(raw: dict[str, Any], svc: Service) -> Response:
