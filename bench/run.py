@@ -1,7 +1,7 @@
 """Benchmark of the MindSpore GPT-SoVITS stack: full-size models, random weights, real text frontend.
 
     python -m bench.run                      # everything, from the repository root
-    python -m bench.run --only gpt,roof      # a subset: roof gpt sovits bert hubert frontend e2e http
+    python -m bench.run --only gpt,roof      # a subset: roof gpt sovits bert hubert frontend e2e http serve
     python -m bench.run --eager              # the plain op-by-op path, for comparison
 
 One figure per line, `name: value unit`. Nothing is asserted: this is for reading and comparing.
@@ -20,7 +20,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
-SECTIONS = ("roof", "gpt", "sovits", "bert", "hubert", "frontend", "e2e", "http")
+SECTIONS = ("roof", "gpt", "sovits", "bert", "hubert", "frontend", "e2e", "http", "serve")
 TOKENIZER = REPO.parent / "shared/golden/models/bert/chinese-roberta-wwm-ext-large/tokenizer.json"
 SENTENCE = "今天的天气非常好，我们一起去公园散步吧。路边的花都开了，孩子们在草地上快乐地奔跑，远处传来悦耳的鸟叫声。"
 PROMPT_TEXT = "这是一段五秒钟左右的参考音频。"
@@ -86,6 +86,32 @@ def bench_gpt(steps: int, roof: float | None) -> None:
     report("gpt.realtime_factor", step / TOKEN_SECONDS, "x")
     if roof is not None:
         report("gpt.step_over_roof", step / roof, "x")
+    bench_gpt_batches(gpt, phones, prompt, bert)
+
+
+def bench_gpt_batches(gpt, phones, prompt, bert, sizes=(1, 2, 4, 8), steps: int = 40) -> None:
+    """Tokens per second of the continuous batch (`models/gpt/batch.py`) with 1, 2, 4, 8 sequences of the
+    same prompt decoding together, each size's graph compiled before it is timed."""
+    from GPT_SoVITS.models.gpt import SamplingOptions
+
+    batch = gpt.new_batch(sizes)
+    per_second = {}
+    for size in sizes:
+        for attempt in ("warm-up", "measured"):
+            handles = [batch.add(phones, prompt, bert, SamplingOptions(), early_stop_num=10_000, seed=i)[0]
+                       for i in range(size)]
+            batch.step()  # packs the new sequences into the pool
+            times = []
+            for _ in range(steps if attempt == "measured" else 3):
+                start = time.perf_counter()
+                batch.step()
+                times.append(time.perf_counter() - start)
+            for handle in handles:
+                batch.remove(handle)
+        per_second[size] = size / float(np.median(times))
+        report(f"gpt.batch_{size}.tokens_per_second", per_second[size], "tokens/s")
+    for size in sizes[1:]:
+        report(f"gpt.batch_{size}.over_batch_1", per_second[size] / per_second[sizes[0]], "x")
 
 
 def bench_sovits() -> None:
@@ -170,7 +196,7 @@ def bench_e2e() -> None:
         print("e2e: skipped (needs the BERT tokenizer file at ../shared/golden/...; see bench/run.py)")
         return
     models.gpt.prompt_phones = len(get_phones(PROMPT_TEXT, "all_zh", "v2").phone_ids)
-    synth = Synthesizer(models)
+    synth = Synthesizer(models)  # one segment at a time, each alone (the service's --no-batching)
     start = time.perf_counter()
     for stage, seconds in synth.warm_up().items():
         report(f"e2e.warm_up.{stage}", seconds, "s")
@@ -184,6 +210,7 @@ def bench_e2e() -> None:
         write_reference_clip(clip)
         # whole: one segment; streamed: segment by segment (exact); chunked: ~16 codes at a time
         # (cut at pauses, or fixed: the reference's streaming_mode 2 and 3), its low-latency streaming.
+        factors: dict[str, float] = {}
         for cut, label, chunks in (("cut1", "whole", None), ("cut5", "streamed", None),
                                    ("cut5", "chunked", ChunkPlan(at_pauses=True)),
                                    ("cut5", "chunked_fixed", ChunkPlan(at_pauses=False))):
@@ -202,6 +229,36 @@ def bench_e2e() -> None:
                 report(f"e2e.{label}.{attempt}.total", total, "s")
                 report(f"e2e.{label}.{attempt}.realtime_factor", total / audio, "x")
                 report(f"e2e.{label}.{attempt}.first_audio", first, "s")
+                factors[f"{label}.{attempt}"] = total / audio
+        bench_e2e_parallel(models, clip, factors["whole.repeat"])
+
+
+def bench_e2e_parallel(models, clip: Path, whole_factor: float) -> None:
+    """The same text cut at every punctuation mark (as `e2e.streamed`), its segments decoded together in
+    the batch (the service's default), beside the same synthesis one segment after another."""
+    from GPT_SoVITS.pipeline.options import Batching, SynthesisOptions
+    from GPT_SoVITS.pipeline.synthesizer import Synthesizer
+
+    options = SynthesisOptions(ref_wav_path=str(clip), text=SENTENCE, prompt_text=PROMPT_TEXT, how_to_cut="cut5",
+                               seed=0, pause_second=0.0)
+    batched = Synthesizer(models, batching=Batching())
+    start = time.perf_counter()
+    batched.warm_up()
+    batched.warm_up_rest()
+    report("e2e.parallel.warm_up", time.perf_counter() - start, "s (the batch graphs)")
+    print(f"e2e.parallel.segments: {len(batched.segments(options))}")
+    factors: dict[str, float] = {}
+    for label, synth in (("parallel", batched), ("sequential", Synthesizer(models))):
+        for attempt in ("first", "repeat"):
+            start = time.perf_counter()
+            rate, audio = synth.synthesize(options)
+            total = time.perf_counter() - start
+            report(f"e2e.{label}.{attempt}.total", total, "s")
+            report(f"e2e.{label}.{attempt}.realtime_factor", total / (audio.size / rate), "x")
+            factors[f"{label}.{attempt}"] = total / (audio.size / rate)
+    report("e2e.parallel.repeat.speedup_over_sequential", factors["sequential.repeat"] / factors["parallel.repeat"], "x")
+    report("e2e.parallel.repeat.speedup_over_whole", whole_factor / factors["parallel.repeat"], "x")
+    batched.close()
 
 
 def bench_http_section() -> None:
@@ -211,6 +268,15 @@ def bench_http_section() -> None:
         print("http: skipped (needs the BERT tokenizer file at ../shared/golden/...)")
         return
     bench_http(REPO, TOKENIZER, SENTENCE, PROMPT_TEXT, write_reference_clip, report)
+
+
+def bench_serve_section() -> None:
+    from bench.serve_bench import bench_serve
+
+    if not TOKENIZER.exists():
+        print("serve: skipped (needs the BERT tokenizer file at ../shared/golden/...)")
+        return
+    bench_serve(REPO, TOKENIZER, SENTENCE, PROMPT_TEXT, write_reference_clip, report)
 
 
 def main() -> None:
@@ -235,7 +301,8 @@ def main() -> None:
     if "gpt" in chosen:
         bench_gpt(args.steps, roof)
     for name, fn in (("sovits", bench_sovits), ("bert", bench_bert), ("hubert", bench_hubert),
-                     ("frontend", bench_frontend), ("e2e", bench_e2e), ("http", bench_http_section)):
+                     ("frontend", bench_frontend), ("e2e", bench_e2e), ("http", bench_http_section),
+                     ("serve", bench_serve_section)):
         if name in chosen:
             fn()
     report("memory.peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")

@@ -257,9 +257,11 @@ class Synthesizer:
                           references: list[ReferenceAudio], noise_seed: int) -> Iterator[np.ndarray]:
         """A segment decoded in the batch, voiced chunk by chunk as its codes arrive (`chunked.py`)."""
         plan = options.chunks
-        voicer = ChunkVoicer(self.models.sovits, np.asarray(target.phone_ids, np.int64), self._timbre(references),
-                             plan, options.noise_scale, options.speed, np.random.default_rng(noise_seed))
-        cutter = ChunkCutter(plan, self.models.gpt.mute_similarity if plan.at_pauses else None)
+        with self._models_lock.request():  # model calls, however small, take turns
+            voicer = ChunkVoicer(self.models.sovits, np.asarray(target.phone_ids, np.int64),
+                                 self._timbre(references), plan, options.noise_scale, options.speed,
+                                 np.random.default_rng(noise_seed))
+            cutter = ChunkCutter(plan, self.models.gpt.mute_similarity if plan.at_pauses else None)
         for chunk, last in chunks_of(codes, cutter):
             with self._models_lock.request():
                 audio = voicer.voice(chunk, last)

@@ -223,3 +223,41 @@ def test_text_too_long_for_bert_is_an_input_error_naming_the_limit(synthesizer):
     limit = synthesizer.models.bert.config.max_position_embeddings
     with pytest.raises(InputError, match=f"BERT.* {limit} "):
         text_features(synthesizer.models, _over_long_text(synthesizer), "中文", synthesizer.models.symbol_version)
+
+
+def test_concurrent_syntheses_share_the_batch_and_each_gives_the_reference(synthesizer, meta, golden):
+    """Three requests at once: with batching their segments decode in one batch (seen at some step with
+    more than one sequence), and each still answers the reference's waveform."""
+    import threading
+
+    from GPT_SoVITS.pipeline import ChunkPlan
+    from GPT_SoVITS.pipeline.options import Batching
+    from GPT_SoVITS.pipeline.synthesizer import Synthesizer
+
+    synthesizer = Synthesizer(synthesizer.models, batching=Batching())  # on the same (cached) models
+    batch = synthesizer._scheduler.batch.batch
+    widths: list[int] = []
+    real_step = batch.step
+    batch.step = lambda: widths.append(len(batch.sequences)) or real_step()
+    answers: dict[int, np.ndarray] = {}
+    plans = {0: None, 1: None, 2: ChunkPlan(at_pauses=False)}  # the third streams in chunks meanwhile
+
+    def run(i: int) -> None:
+        if plans[i] is None:
+            answers[i] = synthesizer.synthesize(_options(meta))[1]
+        else:
+            answers[i] = np.concatenate(list(synthesizer.stream(_options(meta, chunks=plans[i]))))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in plans]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=600)
+    finally:
+        batch.step = real_step
+        synthesizer.close()
+    assert max(widths) >= 2, "the requests never shared a step"
+    for i in (0, 1):
+        assert np.abs(answers[i].astype(np.int64) - golden["output_int16"]).max() <= 1
+    assert answers[2].shape == golden["output_int16"].shape  # chunked: the same codes, approximately voiced
