@@ -92,8 +92,16 @@ class Engine:
             "sample_rate": None if synth is None else synth.sample_rate,
             "device": {"target": current.device_target if current else self.settings.device_target,
                        "id": current.device_id if current else self.settings.device_id},
+            "batching": self._batching_status(synth),
             "version": __version__,
         }
+
+    def _batching_status(self, synth) -> dict:
+        """Whether segments share the GPT's batch, and (once loaded) how many decode or wait now."""
+        status = {"enabled": self.settings.batching}
+        if synth is not None and getattr(synth, "batching_stats", None) is not None:
+            status.update(synth.batching_stats() or {})
+        return status
 
     def _weights_status(self, needed: tuple[str, ...]) -> dict:
         """Each weight setting's path (shown relative), whether it is there, and whether the loaded version

@@ -268,6 +268,10 @@ class Synthesizer:
             if audio.size:
                 yield audio
 
+    def batching_stats(self) -> dict[str, int] | None:
+        """Segments decoding in the batch and waiting for a slot, and the most it holds (None: no batching)."""
+        return None if self._scheduler is None else self._scheduler.stats()
+
     def close(self) -> None:
         """Stop the batching thread once what it holds is decoded (after a model swap)."""
         if self._scheduler is not None:

@@ -44,13 +44,19 @@ def expected() -> np.ndarray:
         return golden["output_int16"]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, meta):
+@pytest.fixture(scope="module", params=["batched", "--no-batching"])
+def server(tmp_path_factory, meta, request):
+    """The server as it starts by default (segments decoded together in a batch) and with `--no-batching`
+    (one at a time, each alone): the same answers."""
     clip_folder = e2e_file(meta["ref_wav"]).parent  # requests may name the golden clip itself
     data_dir = tmp_path_factory.mktemp("golden_http") / "data"
-    with RealServer(data_dir, [*e2e_weight_args(), "--ref-audio-dirs", str(clip_folder)]) as running:
+    switch = [request.param] if request.param.startswith("--") else []
+    with RealServer(data_dir, [*e2e_weight_args(), "--ref-audio-dirs", str(clip_folder), *switch]) as running:
         health = running.wait_models()
         assert health["state"] == "ready", health
+        assert health["batching"]["enabled"] is not bool(switch)
+        if not switch:  # the loaded batch reports what it holds
+            assert {"decoding", "waiting", "capacity"} <= set(health["batching"]), health["batching"]
         yield running
 
 
