@@ -42,7 +42,6 @@ class TokenStream:
         self._result = None
         self._error: BaseException | None = None
         self._done = False
-        self.when_read: Callable[[], None] | None = None  # run by the reader once every code is read
 
     def cancel(self) -> None:
         """Stop decoding this segment (it leaves the batch before the next step)."""
@@ -61,9 +60,6 @@ class TokenStream:
                 yield item
         if self._error is not None:
             raise self._error
-        then, self.when_read = self.when_read, None
-        if then is not None:
-            then()
 
     def result(self):
         """Wait for the end of decoding; the `SemanticResult`."""
@@ -171,23 +167,24 @@ class SemanticScheduler:
             job.stream._finish(error=CancelledError("cancelled while decoding"))
 
     def _admit(self) -> None:
-        while self._batch.has_room():
-            job = self._next_waiting()
-            if job is None:
-                return
-            try:
-                with self._lock.request():
-                    job.handle, pairs = self._batch.add(*job.args, options=job.options,
-                                                        early_stop_num=job.early_stop_num, seed=job.seed)
-            except Exception as exc:  # bad inputs of this segment: only its request fails
-                job.stream._finish(error=exc)
-                continue
-            job.stream._put(pairs)
-            if self._batch.finished(job.handle):
-                job.stream._finish(self._batch.result(job.handle))
-            else:
-                with self._wake:
-                    self._active.append(job)
+        """Start one waiting segment (its prefill) if the batch has room: one per step, so a burst of new
+        segments does not stall those already decoding for all their prefills at once."""
+        job = self._next_waiting() if self._batch.has_room() else None
+        if job is None:
+            return
+        try:
+            with self._lock.request():
+                job.handle, pairs = self._batch.add(*job.args, options=job.options,
+                                                    early_stop_num=job.early_stop_num, seed=job.seed)
+        except Exception as exc:  # bad inputs of this segment: only its request fails
+            job.stream._finish(error=exc)
+            return
+        job.stream._put(pairs)
+        if self._batch.finished(job.handle):
+            job.stream._finish(self._batch.result(job.handle))
+        else:
+            with self._wake:
+                self._active.append(job)
 
     def _next_waiting(self) -> _Job | None:
         """The oldest waiting segment of the request with the fewest segments in the batch."""
@@ -227,9 +224,8 @@ class SemanticScheduler:
 
 class SegmentsAhead:
     """One request's segments handed to the scheduler in order, up to `count` ahead of the one being
-    voiced. With `hold_back_first`, the others wait until the first one has finished decoding: in a
-    bigger batch every step is slower, and a streamed request's first audio should come as soon as it
-    would alone."""
+    voiced. With `hold_back_first`, the others wait until the first one is voiced: in a bigger batch
+    every step is slower, and a streamed request's first audio should come as soon as it would alone."""
 
     def __init__(self, scheduler: SemanticScheduler, features: Callable[[str], tuple], segments: list[str],
                  options: SamplingOptions, prompt_codes: np.ndarray | None, seeds: list[int],
@@ -241,13 +237,12 @@ class SegmentsAhead:
         self._next = 0
 
     def take(self, index: int) -> tuple[Any, TokenStream]:
-        """Segment `index`'s text features and its codes' stream (submitting it, and those ahead, as due)."""
-        self._submit_through(index)
-        features, stream = self._submitted.pop(index)
-        if not (self._hold_back_first and index == 0):
-            self._submit_through(index + self._count - 1)
-        stream.when_read = lambda: self._submit_through(index + self._count - 1)
-        return features, stream
+        """Segment `index`'s text features and its codes' stream, submitting it and those ahead as due:
+        held back, nothing joins the first segment; the others start once the caller comes back for the
+        second (after voicing the first: their text features and prefills would otherwise go before it)."""
+        last = index if self._hold_back_first and index == 0 else index + self._count - 1
+        self._submit_through(last)
+        return self._submitted.pop(index)
 
     def close(self) -> None:
         """Cancel what was submitted and not taken (the request ended early)."""

@@ -77,7 +77,12 @@ def test_every_golden_case_decodes_the_same_inside_a_batch(version, monkeypatch)
     # Cases join at different steps, between sequences of other lengths already decoding.
     arrivals = {0: [extra[0], cases[names[0]]], 3: [extra[1]], 5: [cases[n] for n in names[1:]], 9: [extra[2]]}
     batch = SemanticBatch(gpt.model, batch_sizes=(1, 2, 4, 8))
+    repacks, in_place = [], []
+    real_repack, real_write = batch._repack, batch._write_in_place
+    batch._repack = lambda: repacks.append(batch._pool and batch._pool.size) or real_repack()
+    batch._write_in_place = lambda *a: in_place.append(1) or real_write(*a)
     assert run_batch(batch, arrivals) >= 3
+    assert len(repacks) >= 3 and in_place, (repacks, len(in_place))  # both ways of joining, pools resized
     for case, tracked in cases.items():
         result = tracked.state.result()
         np.testing.assert_array_equal(result.tokens, golden[f"{case}.y_full"], err_msg=case)

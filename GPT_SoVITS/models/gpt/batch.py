@@ -15,8 +15,9 @@ would alone (masked terms are exactly 0).
 Each step writes the new keys and values in place (`IndexAdd` into still-zero positions, as
 `compiled.py` does for one sequence). Positions are handed out from a clean frontier; a sequence that
 leaves dirties its positions until the next **repack**, which rewrites the pool with every sequence's
-positions packed from 0 and the rest zero. A repack happens when a sequence joins (its prefill's keys
-and values go in), when the frontier reaches the end, and when the pool could shrink. Pools come in
+positions packed from 0 and the rest zero. A joining sequence's prefill keys and values are written at
+the frontier in place; a repack happens when they do not fit, when the frontier reaches the end, and
+when the pool could shrink. Pools come in
 sizes `POOL_UNIT * 2^k`, the smallest that holds the packed sequences plus `HEADROOM` positions
 each; every batch size shares its pool's Parameters, so changing the batch copies nothing.
 
@@ -101,10 +102,10 @@ class BatchStepGraph(nn.Cell):
 class BatchSequence:
     """One utterance in the batch: its choices (`state`) and the pool positions holding its keys."""
 
-    def __init__(self, state: SequenceState, keys: list[np.ndarray], values: list[np.ndarray]):
+    def __init__(self, state: SequenceState, keys: list[ms.Tensor], values: list[ms.Tensor]):
         self.state = state
         self.positions: list[int] = []
-        self.pending: tuple[list[np.ndarray], list[np.ndarray]] | None = (keys, values)  # until packed
+        self.pending: tuple[list[ms.Tensor], list[ms.Tensor]] | None = (keys, values)  # its prefill's, until placed
 
     @property
     def length(self) -> int:
@@ -123,6 +124,7 @@ class SemanticBatch:
         self._pool: PoolBuffers | None = None
         self._frontier = 0  # positions from here to the pool's end are clean (zero)
         self._needs_repack = False
+        self._write_in_place = ops.IndexAdd(axis=1)
 
     @property
     def capacity(self) -> int:
@@ -139,14 +141,11 @@ class SemanticBatch:
         cache = self.model.new_cache(inputs.prefill_length)
         text, audio = inputs.embedded(self.model)
         logits = self.model.prefill(text, audio, cache)
-        length = inputs.prefill_length
-        keys = [k.asnumpy()[:, :length] for k in cache.keys]
-        values = [v.asnumpy()[:, :length] for v in cache.values]
-        sequence = BatchSequence(state, keys, values)
+        sequence = BatchSequence(state, list(cache.keys), list(cache.values))  # [H, length, Dh] each
         pairs = state.choose(logits.asnumpy()[0])
         if not state.finished:
             self.sequences.append(sequence)
-            self._needs_repack = True
+            self._place(sequence)
         return sequence, pairs
 
     def remove(self, sequence: BatchSequence) -> None:
@@ -205,6 +204,23 @@ class SemanticBatch:
     def _packed_need(self) -> int:
         return sum(s.length + HEADROOM for s in self.sequences)
 
+    def _place(self, sequence: BatchSequence) -> None:
+        """Write a new sequence's keys and values at the clean frontier, in place (`IndexAdd` into zeros,
+        from outside the graphs: it reaches their buffers), or leave them for the next repack when they
+        do not fit with a step's room to spare."""
+        pool, length = self._pool, sequence.length
+        if self._needs_repack or pool is None or self._frontier + length + len(self.sequences) > pool.size:
+            self._needs_repack = True
+            return
+        keys, values = sequence.pending
+        at = ms.Tensor(np.arange(self._frontier, self._frontier + length, dtype=np.int32))
+        for params, sources in ((pool.keys, keys), (pool.values, values)):
+            for param, source in zip(params, sources):
+                self._write_in_place(param, at, source)
+        sequence.pending = None
+        sequence.positions = list(range(self._frontier, self._frontier + length))
+        self._frontier += length
+
     def _row(self, sequence: BatchSequence, size: int) -> np.ndarray:
         row = np.full(size, -np.inf, np.float32)
         row[sequence.positions] = 0.0
@@ -222,7 +238,8 @@ class SemanticBatch:
         start = 0
         for sequence in self.sequences:
             if sequence.pending is not None:
-                sources, sequence.pending = sequence.pending, None
+                pending, sequence.pending = sequence.pending, None
+                sources = tuple([t.asnumpy() for t in tensors] for tensors in pending)
                 length = sources[0][0].shape[1]
             else:
                 length = len(sequence.positions)
