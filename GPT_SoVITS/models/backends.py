@@ -87,8 +87,8 @@ class SemanticBatchDecoder(WarmsUp, Protocol):
     """Continuous batching: utterances join (`add`) and leave (`remove`, or by stopping) between steps; each
     keeps the sampler, seed and stop rules it would have alone. Not thread-safe: one caller at a time."""
 
-    def has_room(self) -> bool:
-        """Whether another utterance may join now."""
+    def has_room(self, positions: int = 0) -> bool:
+        """Whether an utterance whose prefill takes `positions` (phonemes + prompt codes) may join now."""
 
     def add(self, phoneme_ids: np.ndarray, prompt: np.ndarray | None, features: np.ndarray,
             options: SamplingOptions = SamplingOptions(), early_stop_num: int | float | None = None,

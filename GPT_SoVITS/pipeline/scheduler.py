@@ -77,7 +77,7 @@ class TokenStream:
         self._items.put(_DONE)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity
 class _Job:
     stream: TokenStream
     args: tuple  # phoneme_ids, prompt, features
@@ -93,6 +93,7 @@ class SemanticScheduler:
         self._batch: SemanticBatchDecoder = gpt.new_batch(batch_sizes)
         self._gpt, self._lock, self._batch_sizes = gpt, lock, batch_sizes
         self._waiting: list[_Job] = []
+        self._next: _Job | None = None  # chosen, waiting for room in the batch
         self._active: list[_Job] = []
         self._wake = threading.Condition()
         self._closed = False
@@ -169,9 +170,16 @@ class SemanticScheduler:
     def _admit(self) -> None:
         """Start one waiting segment (its prefill) if the batch has room: one per step, so a burst of new
         segments does not stall those already decoding for all their prefills at once."""
-        job = self._next_waiting() if self._batch.has_room() else None
+        job = self._next_waiting()
         if job is None:
             return
+        phoneme_ids, prompt, _ = job.args
+        if not self._batch.has_room(len(phoneme_ids) + (0 if prompt is None else len(prompt))):
+            self._next = job  # it keeps its turn until room frees: shorter ones do not overtake it forever
+            return
+        with self._wake:
+            self._waiting.remove(job)
+            self._next = None
         try:
             with self._lock.request():
                 job.handle, pairs = self._batch.add(*job.args, options=job.options,
@@ -187,16 +195,17 @@ class SemanticScheduler:
                 self._active.append(job)
 
     def _next_waiting(self) -> _Job | None:
-        """The oldest waiting segment of the request with the fewest segments in the batch."""
+        """The segment whose turn it is: one already chosen that waits for room, else the oldest waiting
+        segment of the request with the fewest segments in the batch."""
         with self._wake:
+            if self._next in self._waiting:
+                return self._next
             if not self._waiting:
                 return None
             in_batch: dict[int, int] = {}
             for job in self._active:
                 in_batch[id(job.stream.owner)] = in_batch.get(id(job.stream.owner), 0) + 1
-            job = min(self._waiting, key=lambda j: (in_batch.get(id(j.stream.owner), 0), j.order))
-            self._waiting.remove(job)
-            return job
+            return min(self._waiting, key=lambda j: (in_batch.get(id(j.stream.owner), 0), j.order))
 
     def _step(self) -> None:
         if not self._active:

@@ -55,7 +55,7 @@ class SemanticBatch(Stages):
     def __init__(self):
         self.decoding: list[SimpleNamespace] = []  # handles, each counting the codes handed out
 
-    def has_room(self):
+    def has_room(self, positions=0):
         return len(self.decoding) < 4
 
     def add(self, phoneme_ids, prompt, features, options=backends.SamplingOptions(), early_stop_num=None, seed=None):

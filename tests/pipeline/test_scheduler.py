@@ -29,7 +29,7 @@ class StandInBatch:
     def warm_up_stages(self, *, background):
         return []
 
-    def has_room(self):
+    def has_room(self, positions=0):
         return len(self.decoding) < self.capacity
 
     def add(self, phoneme_ids, prompt, features, options=SamplingOptions(), early_stop_num=None, seed=None):
@@ -208,4 +208,31 @@ def test_closing_early_cancels_the_segments_submitted_ahead():
     wait_until(lambda: not batch.decoding and not scheduler.stats()["waiting"], "every slot freed")
     assert {uid for kind, uid in batch.events if kind == "remove"} <= {11, 12, 13}
     assert not [uid for kind, uid in batch.events if kind == "add" and uid > 13]  # nothing past the window
+    scheduler.close()
+
+
+class RoomyBatch(StandInBatch):
+    """As StandInBatch, with `positions` of room: an utterance takes its phonemes' count while it decodes."""
+
+    def __init__(self, capacity: int, positions: int):
+        super().__init__(capacity)
+        self.positions = positions
+
+    def has_room(self, positions=0):
+        used = sum(h.left + 1 for h in self.decoding)
+        return super().has_room() and (not self.decoding or used + positions <= self.positions)
+
+
+def test_a_segment_waiting_for_room_is_not_overtaken_by_shorter_ones():
+    gpt, lock = StandInGPT(4), ModelsLock()
+    gpt.batch = RoomyBatch(capacity=4, positions=100)
+    scheduler = SemanticScheduler(gpt, lock, (1, 2, 4))
+    with lock.request():
+        first = submit(scheduler, 1, 60, owner=1)
+        long = submit(scheduler, 2, 80, owner=2)  # does not fit beside the first
+        short = [submit(scheduler, 10 + i, 5, owner=3) for i in range(3)]  # would fit, but come after it
+    for stream in [first, long, *short]:
+        stream.result()
+    admitted = [uid for kind, uid in gpt.batch.events if kind == "add"]
+    assert admitted.index(2) < min(admitted.index(10 + i) for i in range(3)), admitted
     scheduler.close()

@@ -90,8 +90,8 @@ class GPTBatch:
     def __init__(self, gpt: GPT, batch: SemanticBatch):
         self.gpt, self.batch = gpt, batch
 
-    def has_room(self) -> bool:
-        return self.batch.has_room()
+    def has_room(self, positions: int = 0) -> bool:
+        return self.batch.has_room(positions)
 
     def add(self, phoneme_ids: np.ndarray, prompt: np.ndarray | None, bert: np.ndarray,
             options: SamplingOptions = SamplingOptions(), early_stop_num: int | float | None = None,

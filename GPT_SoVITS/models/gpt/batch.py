@@ -36,6 +36,9 @@ from .model import Text2SemanticDecoder
 
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
 POOL_UNIT = 256  # the smallest pool; larger ones double
+# Positions the pools may reach before sequences wait for room (each pool size holds its own buffers, ~96 KB
+# a position at full size, so the pools up to 2048 take ~190 MB): past it only to let running ones finish.
+DEFAULT_MAX_POSITIONS = 2048
 HEADROOM = 128  # free positions per sequence after a repack (steps before the next repack)
 
 
@@ -115,9 +118,11 @@ class BatchSequence:
 class SemanticBatch:
     """The sequences decoding together on one model, and the pool holding their keys and values."""
 
-    def __init__(self, model: Text2SemanticDecoder, batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES):
+    def __init__(self, model: Text2SemanticDecoder, batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
+                 max_positions: int = DEFAULT_MAX_POSITIONS):
         self.model = model
         self.batch_sizes = tuple(sorted(set(batch_sizes)))
+        self.max_positions = max_positions
         self.sequences: list[BatchSequence] = []
         self._pools: dict[int, PoolBuffers] = {}
         self._graphs: dict[tuple[int, int], BatchStepGraph] = {}
@@ -130,13 +135,17 @@ class SemanticBatch:
     def capacity(self) -> int:
         return self.batch_sizes[-1]
 
-    def has_room(self) -> bool:
-        return len(self.sequences) < self.capacity
+    def has_room(self, positions: int = 0) -> bool:
+        """Whether a sequence whose prefill takes `positions` may join now: a free row, and its positions
+        (with room to grow) within `max_positions` unless the batch is empty."""
+        if len(self.sequences) >= self.capacity:
+            return False
+        return not self.sequences or self._packed_need() + positions + HEADROOM <= self.max_positions
 
     def add(self, inputs: DecodeInputs, state: SequenceState) -> tuple[BatchSequence, list[tuple[int, bool]]]:
         """Prefill one utterance (alone), choose its first token, and let it join the next step unless
         that token already ended it. Returns the sequence and the `(token, last)` pairs chosen."""
-        if not self.has_room():
+        if len(self.sequences) >= self.capacity:
             raise RuntimeError(f"the batch is full ({self.capacity} sequences)")
         cache = self.model.new_cache(inputs.prefill_length)
         text, audio = inputs.embedded(self.model)
