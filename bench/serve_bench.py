@@ -131,7 +131,10 @@ class Server:
         _wait_for_log(self.log_path, WARM_UP_LOG)  # measured on a warm server, as after a while in service
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, value, trace) -> None:
+        if kind is not None:  # the server's side of the failure, before its folder goes
+            lines = self.log_path.read_text(errors="replace").splitlines()
+            print("\n".join(["--- server log (last 60 lines) ---", *lines[-60:]]), file=sys.stderr)
         self.proc.terminate()
         try:
             self.proc.wait(timeout=15)

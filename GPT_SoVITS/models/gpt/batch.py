@@ -31,6 +31,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..layers import zero_pad
 from .decode import DecodeInputs, SequenceState
 from .model import Text2SemanticDecoder
 
@@ -63,15 +64,6 @@ class PoolBuffers:
 
         self.size = size
         self.keys, self.values = pools("k"), pools("v")
-
-    def read(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        return [p.asnumpy() for p in self.keys], [p.asnumpy() for p in self.values]
-
-    def write(self, keys: list[np.ndarray], values: list[np.ndarray]) -> None:
-        """Replace every pool (an Assign op: it reaches the buffers the compiled graphs read)."""
-        for params, arrays in ((self.keys, keys), (self.values, values)):
-            for param, array in zip(params, arrays):
-                ops.assign(param, ms.Tensor(array))
 
 
 class BatchStepGraph(nn.Cell):
@@ -161,7 +153,8 @@ class SemanticBatch:
         """Drop a sequence (finished, cancelled or abandoned); its positions are reclaimed at the next repack."""
         if sequence in self.sequences:
             self.sequences.remove(sequence)
-            if self._pool is not None and pool_size_for(self._packed_need()) < self._pool.size:
+            # Shrink only to a quarter or less: leaves and joins alternate, and a repack costs a few steps.
+            if self._pool is not None and pool_size_for(self._packed_need()) * 4 <= self._pool.size:
                 self._needs_repack = True
 
     def step(self) -> list[tuple[BatchSequence, list[tuple[int, bool]]]]:
@@ -236,31 +229,26 @@ class SemanticBatch:
         return row
 
     def _repack(self) -> None:
-        """Rewrite the pool (resized to fit) with every sequence's keys and values packed from 0."""
-        old = self._pool
-        old_keys, old_values = old.read() if old is not None else ([], [])
-        pool = self._pool_of(pool_size_for(self._packed_need()))
-        cfg = self.model.cfg
-        shape = (cfg.num_heads, pool.size, cfg.head_dim)
-        keys = [np.zeros(shape, np.float32) for _ in range(cfg.num_layers)]
-        values = [np.zeros(shape, np.float32) for _ in range(cfg.num_layers)]
+        """Rewrite the pool (resized to fit) with every sequence's keys and values packed from 0 and zeros
+        after them: a gather of the placed sequences' positions, zero-padded, assigned into the new pool,
+        then the pending ones written in place after them. Exact: values are only moved."""
+        old, pool = self._pool, self._pool_of(pool_size_for(self._packed_need()))
+        placed = [s for s in self.sequences if s.pending is None]
+        order = [position for s in placed for position in s.positions]
+        if old is not None:  # (the first pool is fresh zeros)
+            index = ms.Tensor(np.asarray(order, np.int32))
+            for sources, targets in ((old.keys, pool.keys), (old.values, pool.values)):
+                for source, target in zip(sources, targets):
+                    packed = ops.gather(source, index, 1) if order else source[:, :0]
+                    ops.assign(target, zero_pad(packed, 1, 0, pool.size - len(order)))
         start = 0
+        for sequence in placed:
+            sequence.positions = list(range(start, start + len(sequence.positions)))
+            start += len(sequence.positions)
+        self._pool, self._frontier, self._needs_repack = pool, start, False
         for sequence in self.sequences:
             if sequence.pending is not None:
-                pending, sequence.pending = sequence.pending, None
-                sources = tuple([t.asnumpy() for t in tensors] for tensors in pending)
-                length = sources[0][0].shape[1]
-            else:
-                length = len(sequence.positions)
-                at = np.asarray(sequence.positions)
-                sources = ([k[:, at] for k in old_keys], [v[:, at] for v in old_values])
-            for targets, layers in zip((keys, values), sources):
-                for target, source in zip(targets, layers):
-                    target[:, start:start + length] = source
-            sequence.positions = list(range(start, start + length))
-            start += length
-        pool.write(keys, values)
-        self._pool, self._frontier, self._needs_repack = pool, start, False
+                self._place(sequence)
 
     def _pool_of(self, size: int) -> PoolBuffers:
         if size not in self._pools:
