@@ -36,6 +36,14 @@ def test_api_v2_defaults(ref):
     assert (options.how_to_cut, options.speed, options.pause_second, options.seed) == ("cut5", 1.0, 0.3, None)
     assert options.chunks is None  # streaming_mode 0: whole segments
     assert (options.prompt_text, options.prompt_language, options.extra_ref_wav_paths) == (PROMPT, "zh", [])
+    assert options.parallel_segments is None  # no batch_size sent: the service's --parallel-segments
+
+
+@pytest.mark.parametrize("fields,parallel", [({"batch_size": 3}, 3), ({"batch_size": 3, "parallel_infer": False}, 1),
+                                             ({"parallel_infer": "false"}, 1), ({"batch_size": 200}, 200)])
+def test_batch_size_and_parallel_infer_set_the_segments_decoding_at_once(ref, fields, parallel):
+    assert ref.client.post("/tts", json={**BASE, **fields}).status_code == 200
+    assert ref.last().parallel_segments == parallel
 
 
 def test_every_parameter_in_the_spellings_clients_send(ref):
@@ -128,6 +136,8 @@ def test_relative_paths_are_tried_in_the_allowed_folders(ref):
     ({"speed_factor": 9}, "speed_factor"),
     ({"fragment_interval": -1}, "fragment_interval"),
     ({"split_bucket": "maybe"}, "split_bucket"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 201}, "batch_size"),
     ({"min_chunk_length": 4, "overlap_length": 4, "streaming_mode": 3}, "overlap_length"),
     ({"ref_audio_path": "nobody"}, "nobody"),
     ({"ref_audio_path": "/etc/passwd"}, "不在允许的目录内"),
