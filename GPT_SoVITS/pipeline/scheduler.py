@@ -243,6 +243,7 @@ class SegmentsAhead:
         self._options, self._prompt_codes, self._seeds = options, prompt_codes, seeds
         self._should_cancel, self._count, self._hold_back_first = should_cancel, max(1, count), hold_back_first
         self._submitted: dict[int, tuple[Any, TokenStream]] = {}
+        self._taken: TokenStream | None = None  # the segment being voiced
         self._next = 0
 
     def take(self, index: int) -> tuple[Any, TokenStream]:
@@ -251,11 +252,13 @@ class SegmentsAhead:
         second (after voicing the first: their text features and prefills would otherwise go before it)."""
         last = index if self._hold_back_first and index == 0 else index + self._count - 1
         self._submit_through(last)
-        return self._submitted.pop(index)
+        features, self._taken = self._submitted.pop(index)
+        return features, self._taken
 
     def close(self) -> None:
-        """Cancel what was submitted and not taken (the request ended early)."""
-        for _, stream in self._submitted.values():
+        """Cancel what is still decoding: the segment being voiced and those submitted ahead (the request
+        ended, perhaps early; a finished stream is not affected)."""
+        for stream in [s for _, s in self._submitted.values()] + ([self._taken] if self._taken else []):
             stream.cancel()
         self._submitted.clear()
         self._scheduler.wake()

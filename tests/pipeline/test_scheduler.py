@@ -200,13 +200,18 @@ def test_segments_ahead_with_and_without_holding_back_the_first(hold_back_first)
     scheduler.close()
 
 
-def test_closing_early_cancels_the_segments_submitted_ahead():
+def test_closing_early_cancels_the_segment_being_read_and_those_submitted_ahead():
     scheduler, batch, _ = scheduler_on(capacity=8)
-    ahead = _ahead(scheduler, segments=6, count=4, hold_back_first=False)
-    ahead.take(0)
-    ahead.close()  # the reader went away after the first segment
+    features = lambda text: (text, utterance(int(text), 100_000), np.zeros((1, 1)))  # noqa: E731  (long ones)
+    ahead = SegmentsAhead(scheduler, features, [str(10 + i) for i in range(6)], SamplingOptions(), None, [0] * 6,
+                          None, 4, False)
+    _, reading = ahead.take(0)
+    wait_until(lambda: len(batch.decoding) == 4, "the first four decoding")
+    ahead.close()  # the reader went away during the first segment
     wait_until(lambda: not batch.decoding and not scheduler.stats()["waiting"], "every slot freed")
-    assert {uid for kind, uid in batch.events if kind == "remove"} <= {11, 12, 13}
+    with pytest.raises(CancelledError):
+        reading.result()
+    assert {uid for kind, uid in batch.events if kind == "remove"} == {10, 11, 12, 13}
     assert not [uid for kind, uid in batch.events if kind == "add" and uid > 13]  # nothing past the window
     scheduler.close()
 
