@@ -10,9 +10,11 @@ For each call:
   3. per segment: phonemes + BERT -> GPT semantic tokens -> SoVITS waveform, peak-limited to 1,
      followed by `pause_second` of silence;
   4. 32 kHz int16 (`audio * 32767`, truncated, as the reference).
-Segments are produced one at a time (`stream`), which is what streaming responses and task progress
-use; `synthesize` joins them. With a `ChunkPlan` (`options.chunks`) a segment comes in chunks of ~16 codes
-as the GPT decodes (`chunked.py`): sooner, approximately.
+Segments come out in order (`stream`), which is what streaming responses and task progress use;
+`synthesize` joins them. With `Batching`, a text's segments decode together with every other request's
+in the GPT's continuous batch (`scheduler.py`), up to `segments_ahead` of them ahead of the one being
+voiced; without it, one at a time, each alone. With a `ChunkPlan` (`options.chunks`) a segment comes in
+chunks of ~16 codes as the GPT decodes (`chunked.py`): sooner, approximately.
 """
 from __future__ import annotations
 
@@ -48,9 +50,9 @@ class Synthesizer:
         self.batching = batching
         self._references = LruCache(cache_size)
         self._prompts = LruCache(cache_size)
-        # MindSpore cells are not safe to run from several threads at once; segments are the unit of
-        # work, so concurrent requests interleave segment by segment, and background warm-up waits for
-        # a quiet moment.
+        # MindSpore cells are not safe to run from several threads at once: every model call takes this
+        # lock in turn (the batch's steps, each request's text features and voicing), and background
+        # warm-up waits for a quiet moment.
         self._models_lock = ModelsLock()
         self._scheduler = None if batching is None else SemanticScheduler(models.gpt, self._models_lock,
                                                                           batching.batch_sizes)
