@@ -99,10 +99,11 @@ class SemanticBatchDecoder(WarmsUp, Protocol):
         """One forward pass for every utterance in the batch: each handle with the codes it kept."""
 
     def finished(self, handle: Any) -> bool:
-        """Whether the utterance has stopped (it has left the batch)."""
+        """Whether the utterance has stopped (it has left the batch), by its stop rules or stopped early by
+        the batch (then `result` raises why)."""
 
     def result(self, handle: Any) -> SemanticResult:
-        """A finished utterance's result, as `generate` returns it."""
+        """A finished utterance's result, as `generate` returns it; raises what stopped it early, if anything."""
 
     def remove(self, handle: Any) -> None:
         """Drop an utterance before it finishes (cancelled or abandoned)."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from GPT_SoVITS.models.backends import SamplingOptions, SemanticBatchDecoder, SemanticModel
 
-from .errors import CancelledError
+from .errors import CancelledError, SynthesisError
 from .models_lock import ModelsLock
 
 log = logging.getLogger(__name__)
@@ -214,12 +214,14 @@ class SemanticScheduler:
             chosen = self._batch.step()
         by_handle = {id(job.handle): job for job in self._active}
         for handle, pairs in chosen:
-            job = by_handle[id(handle)]
-            job.stream._put(pairs)
-            if self._batch.finished(handle):
-                job.stream._finish(self._batch.result(handle))
-                with self._wake:
-                    self._active.remove(job)
+            by_handle[id(handle)].stream._put(pairs)
+        for job in [job for job in self._active if self._batch.finished(job.handle)]:
+            try:
+                job.stream._finish(self._batch.result(job.handle))
+            except Exception as exc:  # stopped early by the batch (its memory ceiling): the request may retry
+                job.stream._finish(error=SynthesisError(f"解码资源已满，请稍后重试 (the batch stopped this segment: {exc})"))
+            with self._wake:
+                self._active.remove(job)
 
     def _fail_active(self, exc: BaseException) -> None:
         with self._wake:

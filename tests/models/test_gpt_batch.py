@@ -107,3 +107,29 @@ def test_a_sequence_decodes_the_same_alone_and_beside_others(version):
                               on_step=lambda _, raw: alone.logits.append(raw))
         np.testing.assert_array_equal(together.state.result().tokens, result.tokens)
         np.testing.assert_allclose(np.stack(together.logits), np.stack(alone.logits), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_running_sequences_past_the_ceiling_stop_the_newest_and_the_oldest_runs_on(version, monkeypatch):
+    """Memory stays bounded: when the running sequences outgrow CEILING_FACTOR x max_positions, the newest
+    one is stopped with PoolExhausted and the pool never passes the ceiling; the oldest still decodes
+    exactly as alone."""
+    monkeypatch.setattr(batch_module, "POOL_UNIT", 16)
+    monkeypatch.setattr(batch_module, "HEADROOM", 8)
+    gpt, meta, inputs, _ = load(version)
+    options = sampling_options(meta)
+    short = (inputs["all_phoneme_ids"][:9], inputs["prompt_semantic"][:7], inputs["bert"][:, :9])
+    oldest, newest = Tracked(gpt, *short, options, 10_000), Tracked(gpt, *short, options, 10_000)
+    batch = SemanticBatch(gpt.model, batch_sizes=(1, 2), max_positions=16)
+    ceiling = batch_module.CEILING_FACTOR * batch.max_positions
+    pools: list[tuple[int, bool]] = []  # (pool size, whether the newest still ran) after each step
+    batch.add(oldest.inputs, oldest.state)
+    newest_handle, _ = batch.add(newest.inputs, newest.state)  # admitted by the caller, past has_room
+    while batch.sequences:
+        batch.step()
+        pools.append((batch._pool.size, newest_handle in batch.sequences))
+    assert isinstance(newest_handle.error, batch_module.PoolExhausted), pools
+    assert len(newest.logits) > 10  # it decoded a while before it was stopped
+    assert all(size <= ceiling for size, both in pools if both)  # only the oldest, alone, may pass it
+    alone = gpt.generate(*short, options, early_stop_num=10_000, seed=0)
+    np.testing.assert_array_equal(oldest.state.result().tokens, alone.tokens)

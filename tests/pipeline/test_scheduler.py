@@ -241,3 +241,35 @@ def test_a_segment_waiting_for_room_is_not_overtaken_by_shorter_ones():
     admitted = [uid for kind, uid in gpt.batch.events if kind == "add"]
     assert admitted.index(2) < min(admitted.index(10 + i) for i in range(3)), admitted
     scheduler.close()
+
+
+class StoppingBatch(StandInBatch):
+    """Stops utterance 66 early at its first step, as the GPT batch does past its memory ceiling."""
+
+    def step(self):
+        for handle in list(self.decoding):
+            if handle.uid == 66:
+                handle.stopped = RuntimeError("decoding memory is full")
+                self.decoding.remove(handle)
+        return super().step()
+
+    def finished(self, handle):
+        return hasattr(handle, "stopped") or super().finished(handle)
+
+    def result(self, handle):
+        if hasattr(handle, "stopped"):
+            raise handle.stopped
+        return super().result(handle)
+
+
+def test_a_segment_the_batch_stops_early_fails_with_a_synthesis_error_and_the_rest_go_on():
+    from GPT_SoVITS.pipeline.errors import SynthesisError
+
+    gpt, lock = StandInGPT(4), ModelsLock()
+    gpt.batch = StoppingBatch(capacity=4)
+    scheduler = SemanticScheduler(gpt, lock, (1, 2, 4))
+    stopped, other = submit(scheduler, 66, 50, owner=1), submit(scheduler, 7, 50, owner=2)
+    with pytest.raises(SynthesisError, match="decoding memory is full"):
+        stopped.result()
+    assert len(other.result().tokens) == 50
+    scheduler.close()

@@ -104,9 +104,11 @@ class GPTBatch:
         return self.batch.step()
 
     def finished(self, handle: BatchSequence) -> bool:
-        return handle.state.finished
+        return handle.state.finished or handle.error is not None
 
     def result(self, handle: BatchSequence) -> SemanticResult:
+        if handle.error is not None:
+            raise handle.error
         return handle.state.result()
 
     def remove(self, handle: BatchSequence) -> None:

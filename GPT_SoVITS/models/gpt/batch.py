@@ -40,6 +40,11 @@ POOL_UNIT = 256  # the smallest pool; larger ones double
 # Positions the pools may reach before sequences wait for room (each pool size holds its own buffers, ~96 KB
 # a position at full size, so the pools up to 2048 take ~190 MB): past it only to let running ones finish.
 DEFAULT_MAX_POSITIONS = 2048
+CEILING_FACTOR = 4  # running sequences may grow the pool to this many times max_positions, no further
+
+
+class PoolExhausted(RuntimeError):
+    """A sequence was stopped because the running ones outgrew the pool's ceiling (it was the newest)."""
 HEADROOM = 128  # free positions per sequence after a repack (steps before the next repack)
 
 
@@ -101,6 +106,7 @@ class BatchSequence:
         self.state = state
         self.positions: list[int] = []
         self.pending: tuple[list[ms.Tensor], list[ms.Tensor]] | None = (keys, values)  # its prefill's, until placed
+        self.error: Exception | None = None  # why it was stopped early, if it was
 
     @property
     def length(self) -> int:
@@ -161,9 +167,10 @@ class SemanticBatch:
         """One forward pass for every sequence; finished ones leave the batch."""
         if not self.sequences:
             return []
-        count = len(self.sequences)
-        if self._needs_repack or self._frontier + count > self._pool.size:
+        if self._needs_repack or self._frontier + len(self.sequences) > self._pool.size:
+            self._stop_newest_past_ceiling()
             self._repack()
+        count = len(self.sequences)
         size = self._pool.size
         batch = next(b for b in self.batch_sizes if b >= count)
         write_at = np.zeros(batch, np.int32)
@@ -203,6 +210,15 @@ class SemanticBatch:
                     ms.Tensor(np.zeros((cfg.num_heads, batch, size), np.float32))).asnumpy()
 
     # -- the pool ------------------------------------------------------------------------------------
+    def _stop_newest_past_ceiling(self) -> None:
+        """Bound the pools' memory: while the running sequences would need a pool past
+        `CEILING_FACTOR * max_positions`, stop the newest (it gets `PoolExhausted`); the oldest always runs."""
+        ceiling = CEILING_FACTOR * self.max_positions
+        while len(self.sequences) > 1 and pool_size_for(self._packed_need()) > ceiling:
+            newest = self.sequences[-1]
+            newest.error = PoolExhausted(f"decoding memory is full ({ceiling} positions): retry later")
+            self.remove(newest)
+
     def _packed_need(self) -> int:
         return sum(s.length + HEADROOM for s in self.sequences)
 
