@@ -15,7 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from GPT_SoVITS.pipeline import CancelledError, InputError, ReferenceClipError, SynthesisError, WeightsMissingError
+from GPT_SoVITS.pipeline import (BusyError, CancelledError, InputError, ReferenceClipError, SynthesisError,
+                                 WeightsMissingError)
 
 log = logging.getLogger("tts_service")
 
@@ -100,14 +101,17 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONRespons
                           headers=getattr(exc, "headers", None))
 
 
+BUSY_RETRY_AFTER = 5.0  # seconds: segments in the batch finish within seconds
 INVALID_INPUT = "invalid_input"  # data.code of a request the pipeline cannot synthesise as given
 
 
 def synthesis_failure(exc: SynthesisError) -> ApiError:
     """A pipeline error as the envelope: missing weights 503, bad input code 3 (data names the field: the
-    clip or the text), cancelled 409, others code 1."""
+    clip or the text), at capacity 503 code 4 with Retry-After, cancelled 409, others code 1."""
     if isinstance(exc, WeightsMissingError):
         return ApiError(FAILED, str(exc), 503)
+    if isinstance(exc, BusyError):
+        return busy(str(exc), 503, BUSY_RETRY_AFTER)
     if isinstance(exc, InputError):
         field = "ref_wav_path" if isinstance(exc, ReferenceClipError) else "text"
         return ApiError(BAD_PARAM, str(exc), 400, {"param": field, "code": INVALID_INPUT})

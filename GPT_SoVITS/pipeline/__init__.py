@@ -5,6 +5,7 @@
 `errors` holds the exceptions a caller can show to a user.
 """
 from .errors import (  # noqa: F401
+    BusyError,
     CancelledError,
     InputError,
     ReferenceClipError,

@@ -48,5 +48,10 @@ class ReferenceClipError(InputError):
     """The reference clip is missing, does not decode, or is outside 3-10 s."""
 
 
+class BusyError(SynthesisError):
+    """The service is at capacity for this request now (the batch's memory); the same request may succeed
+    later."""
+
+
 class CancelledError(SynthesisError):
     """The caller asked to stop; raised at a segment boundary."""

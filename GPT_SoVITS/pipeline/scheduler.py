@@ -24,7 +24,7 @@ import numpy as np
 
 from GPT_SoVITS.models.backends import SamplingOptions, SemanticBatchDecoder, SemanticModel
 
-from .errors import CancelledError, SynthesisError
+from .errors import BusyError, CancelledError
 from .models_lock import ModelsLock
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ class SemanticScheduler:
             try:
                 job.stream._finish(self._batch.result(job.handle))
             except Exception as exc:  # stopped early by the batch (its memory ceiling): the request may retry
-                job.stream._finish(error=SynthesisError(f"解码资源已满，请稍后重试 (the batch stopped this segment: {exc})"))
+                job.stream._finish(error=BusyError(f"解码资源已满，请稍后重试 (the batch stopped this segment: {exc})"))
             with self._wake:
                 self._active.remove(job)
 

@@ -262,14 +262,14 @@ class StoppingBatch(StandInBatch):
         return super().result(handle)
 
 
-def test_a_segment_the_batch_stops_early_fails_with_a_synthesis_error_and_the_rest_go_on():
-    from GPT_SoVITS.pipeline.errors import SynthesisError
+def test_a_segment_the_batch_stops_early_fails_as_busy_and_the_rest_go_on():
+    from GPT_SoVITS.pipeline.errors import BusyError
 
     gpt, lock = StandInGPT(4), ModelsLock()
     gpt.batch = StoppingBatch(capacity=4)
     scheduler = SemanticScheduler(gpt, lock, (1, 2, 4))
     stopped, other = submit(scheduler, 66, 50, owner=1), submit(scheduler, 7, 50, owner=2)
-    with pytest.raises(SynthesisError, match="decoding memory is full"):
+    with pytest.raises(BusyError, match="decoding memory is full"):
         stopped.result()
     assert len(other.result().tokens) == 50
     scheduler.close()

@@ -10,7 +10,7 @@ import soundfile as sf
 from service_helpers import assert_envelope, create_model
 from support.engine_double import EngineDouble
 
-from GPT_SoVITS.pipeline import InputError, SynthesisOptions, WeightsMissingError
+from GPT_SoVITS.pipeline import BusyError, InputError, SynthesisOptions, WeightsMissingError
 from tts_service.engine import Engine
 from tts_service.schemas import SynthesisRequest
 from tts_service.settings import Settings
@@ -133,6 +133,14 @@ def test_pipeline_errors_map_to_the_envelope(make_client, clips, png):
     create_model(client, clips["5s"], png, "m1")
     body = assert_envelope(client.post("/synthesize", json={"model_id": "m1", "text": "!!"}), 3, 400)
     assert body["message"] == "文本清洗后为空"
+
+
+def test_a_full_batch_is_busy_503_with_retry_after(make_client, clips, png):
+    client = make_client(engine=FakeEngine(BusyError("解码资源已满，请稍后重试")))
+    create_model(client, clips["5s"], png, "m1")
+    response = client.post("/synthesize", json={"model_id": "m1", "text": "你好"})
+    body = assert_envelope(response, 4, 503)
+    assert body["message"] == "解码资源已满，请稍后重试" and int(response.headers["retry-after"]) >= 1
 
 
 def test_set_model(client, tmp_path):
