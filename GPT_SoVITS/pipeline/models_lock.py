@@ -51,11 +51,6 @@ class ModelsLock:
         with self._turn():
             yield
 
-    def waiting(self) -> int:
-        """Requests waiting for or holding the lock."""
-        with self._turns:
-            return self._waiting
-
     @contextmanager
     def _turn(self) -> Iterator[None]:
         with self._turns:
