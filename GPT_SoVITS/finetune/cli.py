@@ -12,26 +12,29 @@ from pathlib import Path
 
 from GPT_SoVITS.training.prepared import PreparedDataset
 
+from GPT_SoVITS.versions import VERSIONS
+
 from . import trainers
+from .errors import FinetuneError, check_weights
 from .loop import MetricsLog, ProgressBar, Schedule, iterate, train
 from .options import FinetuneOptions, parse_options
 
 
-class FinetuneError(Exception):
-    """The command cannot go on; the message says why (one line per clip for bad clips)."""
-
-
 def prepare(options: FinetuneOptions) -> PreparedDataset:
-    from GPT_SoVITS.training.prepare import load_prep_models, prepare_dataset, read_list
+    from GPT_SoVITS.training.prepare import WeightsVersionError, load_prep_models, prepare_dataset, read_list
 
     entries, errors = read_list(options.list_path, options.wav_dir)
 
     def models():
         from GPT_SoVITS import runtime
 
+        check_weights(options, [key for key in VERSIONS[options.version].weights if key != "gpt"])
         runtime.configure(options.device_target)
-        return load_prep_models(options.version, str(options.pretrained_s2G), str(options.cnhubert_base_path),
-                                str(options.bert_path), str(options.sv_path) if options.sv_path else None)
+        try:
+            return load_prep_models(options.version, str(options.pretrained_s2G), str(options.cnhubert_base_path),
+                                    str(options.bert_path), str(options.sv_path) if options.sv_path else None)
+        except WeightsVersionError as exc:
+            raise FinetuneError(str(exc)) from exc
 
     report = prepare_dataset(entries, options.prepared, options.version, models,
                              lambda items: iterate(items, "prepare", len(entries)))

@@ -8,6 +8,7 @@ from typing import Callable
 from GPT_SoVITS.training.prepared import PreparedDataset
 from GPT_SoVITS.training.trainer import Trainer
 
+from .errors import check_weights
 from .options import FinetuneOptions
 
 TrainerFactory = Callable[[FinetuneOptions, PreparedDataset], Trainer]
@@ -17,6 +18,7 @@ def sovits_trainer(options: FinetuneOptions, data: PreparedDataset) -> Trainer:
     """`S2Trainer` from the pretrained generator (and discriminator), with the web UI's SoVITS knobs."""
     from GPT_SoVITS.training.s2 import S2Trainer
 
+    check_weights(options, ["sovits"])
     return S2Trainer.from_pretrained(
         options.pretrained_s2G, options.pretrained_s2D, options.version, None,
         text_low_lr_rate=options.text_low_lr_rate, learning_rate_scale=options.learning_rate_scale,
@@ -27,6 +29,7 @@ def gpt_trainer(options: FinetuneOptions, data: PreparedDataset) -> Trainer:
     """`S1Trainer` from the pretrained GPT checkpoint, with the web UI's GPT knobs."""
     from GPT_SoVITS.training.s1 import S1Trainer
 
+    check_weights(options, ["gpt"])
     return S1Trainer.from_pretrained(options.pretrained_s1, None, learning_rate_scale=options.learning_rate_scale,
                                      seed=options.seed, if_dpo=options.if_dpo)
 

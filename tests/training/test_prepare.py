@@ -168,3 +168,28 @@ def test_pro_versions_store_the_speaker_embedding_of_the_stored_audio(clips, tmp
     expected = models.speaker.embedding(arrays["audio32k"], 32000)
     assert arrays["sv"].dtype == np.float32 and arrays["sv"].shape == expected.shape == (models.speaker.dims.embedding_dim,)
     np.testing.assert_array_equal(arrays["sv"], expected)
+
+
+def test_command_prepares_with_the_models_it_is_given(clips, tmp_path, capsys):
+    from GPT_SoVITS.finetune.cli import main
+    from GPT_SoVITS.training.prepared import PreparedDataset
+
+    listed = write_list(tmp_path / "a.list", [f"{clips / 'zh.wav'}|spk|ZH|{ZH_TEXT}"])
+    weights = ["--pretrained-s2G", str(model_file("sovits/v2/model.pth")),
+               "--cnhubert-base-path", str(model_file("hubert/chinese-hubert-base/pytorch_model.bin").parent),
+               "--bert-path", str(model_file("bert/chinese-roberta-wwm-ext-large/pytorch_model.bin").parent)]
+    args = ["--list", str(listed), "--out", str(tmp_path / "out"), "--prepare-only", *weights]
+    assert main(args) == 0
+    assert "prepared 1 clips, 0 already prepared" in capsys.readouterr().err
+    assert [c.name for c in PreparedDataset(tmp_path / "out" / "prepared").clips] == ["zh.wav"]
+    assert main(args) == 0
+    assert "prepared 0 clips, 1 already prepared" in capsys.readouterr().err
+    # a generator of another version than --version is refused before anything is prepared
+    assert main(["--list", str(listed), "--out", str(tmp_path / "pro"), "--prepare-only", "--version", "v2Pro",
+                 *weights, "--sv-path", str(model_file("sv_tiny/pretrained_eres2netv2w24s4ep4.ckpt"))]) == 1
+    assert "is v2, not v2Pro" in capsys.readouterr().err
+    # a missing weight file is named with the flag that sets it
+    assert main(["--list", str(listed), "--out", str(tmp_path / "none"), "--prepare-only", *weights,
+                 "--bert-path", str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err
+    assert str(tmp_path / "nowhere") in err and "--bert-path" in err

@@ -8,3 +8,7 @@ class ClipError(ValueError):
     def __init__(self, clip: str, reason_zh: str, reason_en: str):
         self.clip, self.reason = clip, reason_en
         super().__init__(f"片段 {clip}：{reason_zh} (clip {clip}: {reason_en})")
+
+
+class WeightsVersionError(ValueError):
+    """The pretrained SoVITS file is not of the version being fine-tuned."""

@@ -20,7 +20,7 @@ from GPT_SoVITS.models.backends import AcousticModel, SpeakerModel, TextFeatureM
 
 from ..prepared import ClipRecord
 from .audio import CLIP_RATE, check_clip, load_clip, loudness_scale
-from .errors import ClipError
+from .errors import ClipError, WeightsVersionError
 from .listfile import ListEntry
 from .text import clip_text
 
@@ -49,7 +49,7 @@ def load_prep_models(version: str, sovits_path: str, hubert_path: str, bert_path
 
     sovits = load_sovits(sovits_path)
     if sovits.version != version:
-        raise ValueError(f"预训练 SoVITS 文件是 {sovits.version} 版本，而不是 {version} "
+        raise WeightsVersionError(f"预训练 SoVITS 文件是 {sovits.version} 版本，而不是 {version} "
                          f"(the pretrained SoVITS file {sovits_path} is {sovits.version}, not {version})")
     speaker = None
     if versions.is_pro(version):
