@@ -8,8 +8,8 @@ A run killed at any point therefore finds a whole state, and the same command go
 batches of the saved epoch already trained are skipped, and the metrics lines written after that save
 are dropped, so `metrics.jsonl` holds each step once.
 
-Exports (`Trainer.export`) go to `sovits/` and `gpt/` named as the reference names them
-(`<name>_e<epoch>_s<step>.pth`, `<name>-e<epoch>.ckpt`), at every save when `if_save_every_weights`,
+Exports (`Trainer.export`, which names the files as the web UI: `<name>_e<epoch>_s<step>.pth`,
+`<name>-e<epoch>.ckpt`) go to `sovits/` and `gpt/`, at every save when `if_save_every_weights`,
 and always after the last epoch (before its state is saved, so a finished state always has its file).
 """
 from __future__ import annotations
@@ -35,10 +35,6 @@ class Schedule:
     save_every_steps: int = 0
     if_save_latest: bool = True
     if_save_every_weights: bool = True
-
-
-def export_name(model: str, name: str, epoch: int, step: int) -> str:
-    return f"{name}_e{epoch}_s{step}" if model == "s2" else f"{name}-e{epoch}"
 
 
 class MetricsLog:
@@ -139,7 +135,7 @@ def train(trainer: Trainer, data: PreparedDataset, schedule: Schedule, out: Path
 def export(trainer: Trainer, out: Path, name: str) -> Path:
     folder = out / EXPORT_FOLDER[trainer.name]
     folder.mkdir(parents=True, exist_ok=True)
-    return trainer.export(folder, export_name(trainer.name, name, trainer.epoch, trainer.step))
+    return trainer.export(folder, name)
 
 
 class ProgressBar:

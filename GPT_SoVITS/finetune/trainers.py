@@ -20,18 +20,24 @@ def sovits_trainer(options: FinetuneOptions, data: PreparedDataset) -> Trainer:
 
     check_weights(options, ["sovits"])
     return S2Trainer.from_pretrained(
-        options.pretrained_s2G, options.pretrained_s2D, options.version, None,
-        text_low_lr_rate=options.text_low_lr_rate, learning_rate_scale=options.learning_rate_scale,
-        seed=options.seed)
+        options.pretrained_s2G, options.pretrained_s2D, options.version, None, batch_size=options.batch_size,
+        epochs=options.sovits_epochs, text_low_lr_rate=options.text_low_lr_rate, exp_name=options.name,
+        seed=options.seed, learning_rate_scale=options.learning_rate_scale)
 
 
 def gpt_trainer(options: FinetuneOptions, data: PreparedDataset) -> Trainer:
-    """`S1Trainer` from the pretrained GPT checkpoint, with the web UI's GPT knobs."""
+    """`S1Trainer` from the pretrained GPT checkpoint, with the web UI's GPT knobs; the learning-rate scale
+    multiplies the s1 configuration's learning rates (peak, initial, final)."""
     from GPT_SoVITS.training.s1 import S1Trainer
+    from GPT_SoVITS.training.s1.config import training_config
 
     check_weights(options, ["gpt"])
-    return S1Trainer.from_pretrained(options.pretrained_s1, None, learning_rate_scale=options.learning_rate_scale,
-                                     seed=options.seed, if_dpo=options.if_dpo)
+    config = training_config()
+    for key in ("lr", "lr_init", "lr_end"):
+        config["optimizer"][key] *= options.learning_rate_scale
+    return S1Trainer.from_pretrained(options.pretrained_s1, config, batch_size=options.gpt_batch_size,
+                                     epochs=options.gpt_epochs, exp_name=options.name, if_dpo=options.if_dpo,
+                                     seed=options.seed)
 
 
 FACTORIES: dict[str, TrainerFactory] = {"s2": sovits_trainer, "s1": gpt_trainer}

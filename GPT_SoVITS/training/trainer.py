@@ -42,5 +42,5 @@ class Trainer(Protocol):
 
     def export(self, path: Path, name: str) -> Path:
         """The reference web UI's file of the current weights (half precision, config, info, version
-        header): into the folder `path`, named `name` plus the format's extension (.pth for s2, .ckpt for
-        s1); returns the file written."""
+        header) into the folder `path`, named as the web UI names it from the experiment name `name`
+        (s2: `<name>_e<epoch>_s<step>.pth`, s1: `<name>-e<epoch>.ckpt`); returns the file written."""

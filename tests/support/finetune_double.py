@@ -62,7 +62,8 @@ class DoubleTrainer:
         self._event(loaded_step=self.step, loaded_epoch=self.epoch)
 
     def export(self, path: Path, name: str) -> Path:
-        target = path / (name + (".pth" if self.name == "s2" else ".ckpt"))
+        file = f"{name}_e{self.epoch}_s{self.step}.pth" if self.name == "s2" else f"{name}-e{self.epoch}.ckpt"
+        target = path / file
         target.write_text(json.dumps({"weight": self.weight, "step": self.step}))
         self._event(exported=target.name)
         return target
