@@ -36,8 +36,7 @@ def gpt_trainer(options: FinetuneOptions, data: PreparedDataset) -> Trainer:
     for key in ("lr", "lr_init", "lr_end"):
         config["optimizer"][key] *= options.learning_rate_scale
     return S1Trainer.from_pretrained(options.pretrained_s1, config, batch_size=options.gpt_batch_size,
-                                     epochs=options.gpt_epochs, exp_name=options.name, if_dpo=options.if_dpo,
-                                     seed=options.seed)
+                                     epochs=options.gpt_epochs, exp_name=options.name, seed=options.seed)
 
 
 FACTORIES: dict[str, TrainerFactory] = {"s2": sovits_trainer, "s1": gpt_trainer}

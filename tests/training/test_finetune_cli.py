@@ -171,3 +171,45 @@ def test_kill_9_resumes_from_the_last_saved_step(tmp_path):
     assert metrics(out) == metrics(clean)
     for file in ("sovits/voice_e3_s9.pth", "gpt/voice-e2.ckpt"):
         assert (out / file).read_text() == (clean / file).read_text()
+
+
+def test_real_trainers_are_built_from_the_options(monkeypatch, tmp_path):
+    """The factories import the training packages only when called, and hand them the options (stand-in
+    modules here: what is checked is the wiring, not the trainers)."""
+    import types
+
+    from GPT_SoVITS.finetune import trainers
+    from GPT_SoVITS.finetune.errors import FinetuneError
+    from GPT_SoVITS.finetune.options import parse_options
+
+    calls = {}
+
+    def recorder(model):
+        return classmethod(lambda cls, *args, **kwargs: calls.setdefault(model, (args, kwargs)))
+
+    s1 = types.ModuleType("GPT_SoVITS.training.s1")
+    s1.S1Trainer = type("S1Trainer", (), {"from_pretrained": recorder("s1")})
+    s1_config = types.ModuleType("GPT_SoVITS.training.s1.config")
+    s1_config.training_config = lambda: {"optimizer": {"lr": 0.01, "lr_init": 1e-5, "lr_end": 1e-4}}
+    s2 = types.ModuleType("GPT_SoVITS.training.s2")
+    s2.S2Trainer = type("S2Trainer", (), {"from_pretrained": recorder("s2")})
+    for name, module in (("s1", s1), ("s1.config", s1_config), ("s2", s2)):
+        monkeypatch.setitem(sys.modules, f"GPT_SoVITS.training.{name}", module)
+    gpt, generator = tmp_path / "gpt.ckpt", tmp_path / "s2G.pth"
+    options = parse_options(["--list", "a.list", "--out", str(tmp_path / "voice"), "--pretrained-s1", str(gpt),
+                             "--pretrained-s2G", str(generator), "--batch-size", "3", "--gpt-batch-size", "5",
+                             "--sovits-epochs", "7", "--gpt-epochs", "9", "--learning-rate-scale", "0.5",
+                             "--text-low-lr-rate", "0.3", "--seed", "7"])
+    with pytest.raises(FinetuneError, match="--pretrained-s1"):
+        trainers.FACTORIES["s1"](options, None)
+    gpt.write_bytes(b"")
+    generator.write_bytes(b"")
+    trainers.FACTORIES["s1"](options, None)
+    trainers.FACTORIES["s2"](options, None)
+    args, kwargs = calls["s1"]
+    assert args == (gpt, {"optimizer": {"lr": 0.005, "lr_init": 5e-6, "lr_end": 5e-5}})
+    assert kwargs == {"batch_size": 5, "epochs": 9, "exp_name": "voice", "seed": 7}
+    args, kwargs = calls["s2"]
+    assert args == (generator, None, "v2", None)
+    assert kwargs == {"batch_size": 3, "epochs": 7, "text_low_lr_rate": 0.3, "exp_name": "voice", "seed": 7,
+                      "learning_rate_scale": 0.5}
