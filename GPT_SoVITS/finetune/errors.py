@@ -6,8 +6,7 @@ from typing import Sequence
 from .options import FinetuneOptions
 
 # How this command's user sets each weight path (`versions.WEIGHT_FILES` keys), for the missing-file message.
-WEIGHT_FLAGS = {"gpt": "--pretrained-s1 or the variable gpt_path",
-                "sovits": "--pretrained-s2G or the variable sovits_path",
+WEIGHT_FLAGS = {"gpt": "--pretrained-s1", "sovits": "--pretrained-s2G",
                 "hubert": "--cnhubert-base-path or the variable cnhubert_base_path",
                 "bert": "--bert-path or the variable bert_path",
                 "speaker_verifier": "--sv-path or the variable sv_path"}

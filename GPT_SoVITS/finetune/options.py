@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from GPT_SoVITS.infer import WEIGHT_NAMES
-from GPT_SoVITS.versions import DEFAULT_VERSION, SUPPORTED, VERSIONS, default_paths
+from GPT_SoVITS.versions import DEFAULT_VERSION, SUPPORTED, VERSIONS, WEIGHT_FILES, default_paths
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # where GPT_SoVITS/pretrained_models is
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,13 @@ def released_discriminator(generator: Path) -> Path | None:
 
 
 def _weight_default(key: str, version: str) -> str:
-    """A weight path's default: its variable (as the service and `GPT_SoVITS.infer` read it), else the
-    version's released file (relative to the current folder: run from the repository)."""
+    """A weight path's default: the version's released file under the repository (anchored there as the
+    service anchors its defaults); for the shared models (HuBERT, BERT, speaker verifier) their variable
+    first, as the service and `GPT_SoVITS.infer` read it. The GPT and SoVITS files to start from are the
+    released base models, never the service's `gpt_path` / `sovits_path` (what it serves)."""
     released = {**default_paths(), **VERSIONS[version].released()}
-    return os.environ.get(WEIGHT_NAMES[key], released[key])
+    default = str(REPO_ROOT / released[key])
+    return os.environ.get(WEIGHT_NAMES[key], default) if WEIGHT_FILES[key].shared else default
 
 
 # The numeric knobs: (field, type, help); their defaults are `FinetuneOptions`'.
@@ -95,13 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--wav-dir", type=Path, default=None, help="folder of the clips (then only the listed file names count)")
     add("--name", default=None, help="experiment name, the exported files' prefix (default: the --out folder's name)")
     add("--pretrained-s1", type=Path, default=None, help="GPT checkpoint to start from (default: the version's "
-        f"released one; env {WEIGHT_NAMES['gpt']})")
+        "released one under GPT_SoVITS/pretrained_models)")
     add("--pretrained-s2G", type=Path, default=None, help="SoVITS generator to start from (default: the version's "
-        f"released one; env {WEIGHT_NAMES['sovits']})")
+        "released one under GPT_SoVITS/pretrained_models)")
     add("--pretrained-s2D", type=Path, default=None, help="SoVITS discriminator (default: the s2G file's s2D twin "
         "if it exists, as the reference)")
     for key, flag in (("hubert", "--cnhubert-base-path"), ("bert", "--bert-path"), ("speaker_verifier", "--sv-path")):
-        add(flag, type=Path, default=None, help=f"[env {WEIGHT_NAMES[key]}] (default: {default_paths()[key]})")
+        add(flag, type=Path, default=None, help=f"[env {WEIGHT_NAMES[key]}] (default: <repository>/{default_paths()[key]})")
     for field, kind, what in KNOBS:
         add("--" + field.replace("_", "-"), type=kind, default=defaults[field].default,
             help=f"{what} (default: %(default)s)")

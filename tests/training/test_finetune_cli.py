@@ -122,13 +122,16 @@ def test_weight_paths_default_as_the_service(monkeypatch, tmp_path):
     monkeypatch.setenv("cnhubert_base_path", "/models/hubert")
     monkeypatch.setenv("bert_path", "/models/bert")
     monkeypatch.setenv("sv_path", "/models/sv.ckpt")
+    monkeypatch.setenv("sovits_path", "/served/sovits.pth")  # what the service serves: not a starting point
+    monkeypatch.setenv("gpt_path", "/served/gpt.ckpt")
     options = parse_options(["--list", "a.list", "--out", str(tmp_path / "out"), "--pretrained-s2G", str(generator)])
     assert (options.cnhubert_base_path, options.bert_path) == (Path("/models/hubert"), Path("/models/bert"))
     assert options.pretrained_s2D == tmp_path / "s2D2333k.pth" and options.sv_path is None  # v2 needs no SV
     assert options.name == "out" and options.gpt_batch_size == options.batch_size
     pro = parse_options(["--list", "a.list", "--out", "o", "--version", "v2Pro", "--bert-path", "/b"])
     assert pro.sv_path == Path("/models/sv.ckpt") and pro.bert_path == Path("/b")
-    assert pro.pretrained_s2G == Path("GPT_SoVITS/pretrained_models/v2Pro/s2Gv2Pro.pth") and pro.pretrained_s2D is None
+    assert pro.pretrained_s2G == REPO / "GPT_SoVITS/pretrained_models/v2Pro/s2Gv2Pro.pth" and pro.pretrained_s2D is None
+    assert pro.pretrained_s1 == REPO / "GPT_SoVITS/pretrained_models/s1v3.ckpt"
 
 
 def run_double(out: Path, listed: Path, more: list[str], stop_at: str | None = None) -> subprocess.Popen:
