@@ -58,6 +58,12 @@ def replay(model: str, out: Path, epochs: int, batch_size: int = 2) -> list[dict
     return lines
 
 
+def test_the_stand_in_satisfies_the_protocol(tmp_path):
+    from GPT_SoVITS.training.trainer import Trainer
+
+    assert isinstance(DoubleTrainer("s2", tmp_path, 1), Trainer)
+
+
 def test_trains_sovits_then_gpt_through_the_protocol(doubles, tmp_path, capsys):
     from GPT_SoVITS.finetune.cli import main
 
