@@ -93,7 +93,6 @@ def test_list_languages_map_as_1_get_text(tmp_path):
 
 
 def test_prepared_clips_equal_the_inference_path(clips, models, tmp_path):
-    from GPT_SoVITS.models.hubert import ssl_content  # noqa: F401  (the path prepare uses, imported for clarity)
     from GPT_SoVITS.pipeline.text_features import text_features
     from GPT_SoVITS.training.prepare import prepare_dataset, read_list
     from GPT_SoVITS.training.prepare.audio import load_clip, loudness_scale
