@@ -145,8 +145,9 @@ class AcousticModel(WarmsUp, Protocol):
                speed: float = 1.0, seed: int | None = None) -> np.ndarray:
         """codes [T] + phones [N] -> float32 waveform [samples] at `sampling_rate`."""
 
-    def encode_frames(self, codes: np.ndarray, phones: np.ndarray, timbre: Timbre) -> Frames:
-        """All codes so far [T] + the segment's phones [N] -> latent frames, for streaming windows."""
+    def frame_encoder(self, phones: np.ndarray, timbre: Timbre) -> Callable[[np.ndarray], Frames]:
+        """For streaming windows of one segment: a function from all its codes so far [T] to latent
+        frames. What depends on the phones [N] alone is done once, here."""
 
     def join_frames(self, window: Frames, previous: Frames) -> Frames:
         """`window` with its first frames blended into `previous` (the same frames as the last window

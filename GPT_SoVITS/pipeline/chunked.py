@@ -115,7 +115,8 @@ class ChunkVoicer:
 
     def __init__(self, acoustic: AcousticModel, phones: np.ndarray, timbre: Timbre, plan: ChunkPlan,
                  noise_scale: float, speed: float, rng: np.random.Generator):
-        self.acoustic, self.phones, self.timbre, self.plan = acoustic, phones, timbre, plan
+        self.acoustic, self.timbre, self.plan = acoustic, timbre, plan
+        self.encode = acoustic.frame_encoder(phones, timbre)
         self.noise_scale, self.speed, self.rng = noise_scale, speed, rng
         self.frames_per_code = acoustic.frames_per_code
         self.samples_per_code = acoustic.samples_per_frame * acoustic.frames_per_code / speed
@@ -135,7 +136,7 @@ class ChunkVoicer:
             # never more context than the previous window had (only binds for chunks under ~8 codes)
             overlap = min(overlap, self.last_window.shape[-1] // self.frames_per_code)
         self.codes += chunk
-        frames = self.acoustic.encode_frames(np.asarray(self.codes, np.int64), self.phones, self.timbre)
+        frames = self.encode(np.asarray(self.codes, np.int64))
         window = frames
         if not first:
             keep = (len(chunk) + overlap) * self.frames_per_code

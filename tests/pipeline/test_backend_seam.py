@@ -108,10 +108,10 @@ class Acoustic(Stages):
         return float(np.mean(timbres))
 
     def decode(self, codes, phones, timbre, noise_scale=0.5, speed=1.0, seed=None):
-        return self.synthesize_frames(self.encode_frames(codes, phones, timbre), timbre, noise_scale, speed, None)
+        return self.synthesize_frames(self.frame_encoder(phones, timbre)(codes), timbre, noise_scale, speed, None)
 
-    def encode_frames(self, codes, phones, timbre):
-        return np.repeat(np.asarray(codes, np.float32), FRAMES_PER_CODE)[None, None] / 10
+    def frame_encoder(self, phones, timbre):
+        return lambda codes: np.repeat(np.asarray(codes, np.float32), FRAMES_PER_CODE)[None, None] / 10
 
     def join_frames(self, window, previous):
         return window

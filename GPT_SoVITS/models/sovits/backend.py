@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import mindspore as ms
@@ -67,9 +67,11 @@ class SoVITS:
                                               speed=speed, seed=seed)
         return audio.asnumpy().astype(np.float32).reshape(-1)
 
-    def encode_frames(self, codes: np.ndarray, phones: np.ndarray, timbre: ms.Tensor) -> ms.Tensor:
-        """codes [T] + phones [N] -> the text encoder's frames [1, hidden, frames_per_code * T]."""
-        return self.model.encode_frames(codes[None, None], phones[None], timbre)
+    def frame_encoder(self, phones: np.ndarray, timbre: ms.Tensor) -> Callable[[np.ndarray], ms.Tensor]:
+        """The segment's phones [N] encoded now; the function takes all codes so far [T] to the text
+        encoder's frames [1, hidden, frames_per_code * T]."""
+        encoded = self.model.encode_phones(phones[None])
+        return lambda codes: self.model.encode_codes(codes[None, None], encoded, timbre)
 
     def join_frames(self, window: ms.Tensor, previous: ms.Tensor) -> ms.Tensor:
         return crossfade_frames(window, previous)

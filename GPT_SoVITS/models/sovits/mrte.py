@@ -24,7 +24,10 @@ class MRTE(nn.Cell):
 
     def construct(self, ssl_enc: ms.Tensor, text: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
         """ssl_enc [B, 192, T], text [B, 192, N], ge [B, 512, 1] -> [B, 192, T]."""
+        return self.join(ssl_enc, self.text_pre(text), ge)
+
+    def join(self, ssl_enc: ms.Tensor, text_enc: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
+        """`construct` with the phones' side already through `text_pre` ([B, 512, N])."""
         ssl_enc = self.c_pre(ssl_enc)
-        text_enc = self.text_pre(text)
         x = self.cross_attention(ssl_enc, text_enc) + ssl_enc + ge
         return self.c_post(x)

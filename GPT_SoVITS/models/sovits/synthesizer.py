@@ -159,12 +159,21 @@ class SynthesizerTrn(nn.Cell):
                       trace: dict | None = None) -> ms.Tensor:
         """codes [1, 1, T] + phones [1, N] + timbre -> the text encoder's frames [1, hidden, 2T] (50 Hz),
         before the time stretch and the prior's projection."""
+        return self.encode_codes(codes, self.encode_phones(phones), ge, trace)
+
+    def encode_phones(self, phones: ArrayLike) -> ms.Tensor:
+        """phones [1, N] -> their encoding (`TextEncoder.encode_phones`), which `encode_codes` takes."""
+        return self.enc_p.encode_phones(_tensor(phones, 2, ms.int32))
+
+    def encode_codes(self, codes: ArrayLike, encoded_phones: ms.Tensor, ge: ms.Tensor,
+                     trace: dict | None = None) -> ms.Tensor:
+        """`encode_frames` with the phones already encoded: what each streaming chunk runs."""
         ge_text = self.ge_to512(ge.transpose(0, 2, 1)).transpose(0, 2, 1) if self.cfg.is_pro else ge
         quantized = self.quantizer.decode(_tensor(codes, 3, ms.int32))
         if self.cfg.semantic_frame_rate == "25hz":  # nearest x2: every code covers two 50 Hz frames
             b, d, t = quantized.shape
             quantized = ops.broadcast_to(quantized.expand_dims(-1), (b, d, t, 2)).reshape(b, d, 2 * t)
-        frames = self.enc_p.encode(quantized, _tensor(phones, 2, ms.int32), ge_text)
+        frames = self.enc_p.encode_with_phones(quantized, encoded_phones, ge_text)
         if trace is not None:
             trace.update(ge=ge, quantized=quantized)
             if self.cfg.is_pro:

@@ -56,9 +56,17 @@ class TextEncoder(nn.Cell):
 
     def encode(self, y: ms.Tensor, text: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
         """The frames [B, hidden, T] after encoder2: what streaming decodes window by window."""
+        return self.encode_with_phones(y, self.encode_phones(text), ge)
+
+    def encode_phones(self, text: ms.Tensor) -> ms.Tensor:
+        """The phones' side of `encode` ([B, 512, N], through MRTE's `text_pre`). No semantic frame reaches
+        it, so a streamed segment computes it once, not once per chunk (about half the layers)."""
+        return self.mrte.text_pre(self.encoder_text(self.text_embedding(text).transpose(0, 2, 1)))
+
+    def encode_with_phones(self, y: ms.Tensor, phones: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
+        """`encode` with the phones already through `encode_phones`."""
         y = self.encoder_ssl(self.ssl_proj(y))
-        text = self.encoder_text(self.text_embedding(text).transpose(0, 2, 1))
-        return self.encoder2(self.mrte(y, text, ge))
+        return self.encoder2(self.mrte.join(y, phones, ge))
 
     def prior(self, y: ms.Tensor, speed: float = 1.0):
         """Encoded frames -> (x, m_p, logs_p), time-stretched first when `speed` is not 1."""
