@@ -5,7 +5,9 @@
 Without arguments it writes a sample file (half, float, int64 tensors, a nested config, a v2Pro tag) and
 checks torch.load (weights_only=True for the GPT layout, mmap=True, and the reference's PK-restoring
 load for a tagged file) gives back the same values. With arguments it only loads the given files (an
-exported GPT .ckpt, say) with torch.load and prints their keys, dtypes and config.
+exported GPT .ckpt, say) with torch.load, prints their keys, dtypes and config, and, for a GPT file, loads
+its weights into the reference's own `Text2SemanticLightningModule` strictly (REF_DIR, as the web UI's
+`pretrained_s1` does).
 """
 from __future__ import annotations
 
@@ -52,6 +54,12 @@ def _show(path: Path) -> None:
     dtypes = sorted({str(t.dtype) for t in weight.values()})
     print(f"{path}: {len(weight)} tensors ({', '.join(dtypes)}), info={loaded.get('info')!r}, "
           f"config sections={list(loaded.get('config', {}))}")
+    if any(name.startswith("model.") for name in weight):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import make_s1_golden as reference  # stubs the reference's training-only imports
+
+        module = reference.Text2SemanticLightningModule(loaded["config"], Path("/nonexistent"), is_train=False)
+        print(f"  the reference's GPT loads it: {module.load_state_dict(weight, strict=True)}")
 
 
 if __name__ == "__main__":
