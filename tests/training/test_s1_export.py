@@ -41,3 +41,15 @@ def test_from_pretrained_reads_an_exported_file(tmp_path):
     assert again.config["train"]["batch_size"] == 4 and again.config["pretrained_s1"] == str(path)
     for name, value in trainer.weights().items():
         np.testing.assert_array_equal(again.weights()[name], value.astype(np.float16).astype(np.float32))
+
+
+def test_fresh_weights_as_torch_initialises_them():
+    trainer = S1Trainer.from_pretrained(None, meta()["config"], exp_name="scratch")
+    weights = trainer.weights()
+    assert set(weights) == set(meta()["param_names"])
+    assert (weights["ar_text_position.alpha"] == 1).all() and (weights["h.layers.0.norm1.weight"] == 1).all()
+    assert not weights["h.layers.0.self_attn.in_proj_bias"].any()
+    assert 0.9 < weights["ar_audio_embedding.word_embeddings.weight"].std() < 1.1
+    bound = 1 / np.sqrt(weights["bert_proj.weight"].shape[1])
+    assert np.abs(weights["bert_proj.weight"]).max() <= bound
+    assert np.isfinite(trainer.train_step(training_batches()[0])["loss"])

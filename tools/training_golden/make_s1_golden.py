@@ -225,7 +225,6 @@ def optimiser_run(config, state, variant: dict | None) -> dict:
 
 
 def sampler_orders(lengths_codes: list[int], batch_size: int, epochs: int) -> list[list[int]]:
-    dataset = types.SimpleNamespace(__len__=None)
     fake = type("D", (), {"__len__": lambda self: len(lengths_codes),
                           "get_sample_length": lambda self, i: lengths_codes[i] / 25.0})()
     sampler = DistributedBucketSampler(fake, num_replicas=1, rank=0, batch_size=batch_size)
@@ -233,7 +232,6 @@ def sampler_orders(lengths_codes: list[int], batch_size: int, epochs: int) -> li
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
         orders.append(list(iter(sampler)))
-    del dataset
     return orders
 
 

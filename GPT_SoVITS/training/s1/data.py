@@ -98,9 +98,9 @@ def bucket_order(seconds: Sequence[float], batch_size: int, epoch: int, seed: in
     rng = random.Random(epoch + seed)  # the reference seeds the module-level `random` the same way
     shuffled = []
     for bucket in buckets:
-        copy = bucket.copy()
-        rng.shuffle(copy)
-        shuffled.append(copy)
+        members = bucket.copy()
+        rng.shuffle(members)
+        shuffled.append(members)
     flat = list(itertools.chain(*shuffled))
     n_batches = int(math.ceil(len(flat) / batch_size))
     batches = [flat[b * batch_size:(b + 1) * batch_size] for b in range(n_batches)]
@@ -113,17 +113,13 @@ def collate(items: Sequence[Item], pad_val: int) -> TrainingBatch:
     y_len = max(len(item.codes) for item in items)
     phones = np.zeros((len(items), x_len), np.int64)
     codes = np.full((len(items), y_len), pad_val, np.int64)
-    bert = np.zeros((len(items), item_bert_dim(items), x_len), np.float32)
+    bert = np.zeros((len(items), items[0].bert.shape[0], x_len), np.float32)
     for row, item in enumerate(items):
         phones[row, :len(item.phones)] = item.phones
         codes[row, :len(item.codes)] = item.codes
         bert[row, :, :item.bert.shape[-1]] = item.bert
     return TrainingBatch(phones, np.array([len(i.phones) for i in items], np.int64), codes,
                          np.array([len(i.codes) for i in items], np.int64), bert)
-
-
-def item_bert_dim(items: Sequence[Item]) -> int:
-    return items[0].bert.shape[0]
 
 
 def epoch_batches(items: Sequence[Item], batch_size: int, epoch: int, pad_val: int) -> Iterator[TrainingBatch]:

@@ -15,8 +15,8 @@ from ...models.gpt.model import Text2SemanticDecoder
 
 
 def initial_state(model: Text2SemanticDecoder, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    state = {}
-    for name, param in model.parameters_and_names():
+    state, params = {}, dict(model.parameters_and_names())
+    for name, param in params.items():
         shape = tuple(param.shape)
         leaf = name.rsplit(".", 1)[-1]
         owner = name.rsplit(".", 1)[0]
@@ -32,7 +32,7 @@ def initial_state(model: Text2SemanticDecoder, rng: np.random.Generator) -> dict
         elif leaf == "in_proj_bias" or (owner.endswith("out_proj") and leaf == "bias"):
             value = np.zeros(shape)
         else:
-            fan_in = shape[1] if leaf == "weight" else dict(model.parameters_and_names())[owner + ".weight"].shape[1]
+            fan_in = shape[1] if leaf == "weight" else params[owner + ".weight"].shape[1]
             bound = 1.0 / math.sqrt(fan_in)
             value = rng.uniform(-bound, bound, shape)
         state[name] = value.astype(np.float32)
