@@ -53,3 +53,24 @@ def test_fresh_weights_as_torch_initialises_them():
     bound = 1 / np.sqrt(weights["bert_proj.weight"].shape[1])
     assert np.abs(weights["bert_proj.weight"]).max() <= bound
     assert np.isfinite(trainer.train_step(training_batches()[0])["loss"])
+
+
+def test_export_has_the_layout_of_a_reference_written_gpt_file(tmp_path):
+    """Against a GPT file the reference itself wrote (the model goldens' v1 checkpoint): the same
+    top-level entries, the same weight names in the same order, half precision, the same shapes."""
+    from golden_data import model_file
+
+    reference_path = model_file("gpt/v1/model.ckpt")
+    reference = read_torch_checkpoint(reference_path)
+    trainer = S1Trainer.from_pretrained(reference_path, reference["config"], batch_size=4, epochs=15,
+                                        exp_name="golden_tiny", save_every_n_epoch=5)
+    trainer.end_epoch()
+    ours = read_torch_checkpoint(trainer.export(tmp_path, "golden_tiny"))
+    assert list(ours) == list(reference)
+    assert list(ours["weight"]) == list(reference["weight"])
+    for name, value in reference["weight"].items():
+        assert (ours["weight"][name].dtype, ours["weight"][name].shape) == (value.dtype, value.shape), name
+        np.testing.assert_array_equal(ours["weight"][name], value)  # no step taken: the same weights
+    assert list(ours["config"]) == list(reference["config"])  # its config as the base: sections kept
+    assert ours["config"]["model"] == reference["config"]["model"]
+    assert ours["config"]["train"]["save_every_n_epoch"] == 5 and ours["info"] == "GPT-e1"

@@ -59,7 +59,7 @@ class S1Trainer:
     def from_pretrained(cls, ckpt: Path | None, config: Mapping[str, Any] | None = None, *, batch_size: int = 8,
                         epochs: int = 20, exp_name: str = "gpt", if_dpo: bool = False,
                         pretrained_s1: str | None = None, dropout: float = TRAINING_DROPOUT,
-                        seed: int | None = None) -> "S1Trainer":
+                        seed: int | None = None, **train: Any) -> "S1Trainer":
         """A trainer on the GPT of `ckpt` (the reference's `pretrained_s1`), or on fresh weights when None.
 
         `config`: an s1 config dict (default s1longer-v2); its `model` section is the checkpoint's when a
@@ -72,7 +72,7 @@ class S1Trainer:
 
         checkpoint = load_gpt_checkpoint(ckpt) if ckpt is not None else None
         merged = training_config(config, model=checkpoint.config["model"] if checkpoint else None,
-                                 batch_size=batch_size, epochs=epochs, exp_name=exp_name, if_dpo=if_dpo)
+                                 batch_size=batch_size, epochs=epochs, exp_name=exp_name, if_dpo=if_dpo, **train)
         merged["pretrained_s1"] = pretrained_s1 if pretrained_s1 is not None else (str(ckpt) if ckpt else "")
         model = Text2SemanticDecoder(GPTConfig.from_checkpoint_config(merged))
         state = checkpoint.state if checkpoint else initial_state(model, np.random.default_rng(merged["train"]["seed"]))
