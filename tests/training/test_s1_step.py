@@ -117,3 +117,11 @@ def test_resume_continues_exactly(tmp_path):
     assert (resumed.epoch, resumed.step, resumed.optimizer_steps) == (first.epoch, first.step, first.optimizer_steps)
     for name, value in first.weights().items():
         np.testing.assert_array_equal(resumed.weights()[name], value, err_msg=name)
+
+
+def test_top_3_accuracy_ignores_eos_targets():
+    eos = 4
+    logits = np.array([[[0.0, 1.0, 2.0, 3.0, 9.0],    # target 1: 4th largest -> miss
+                        [5.0, 4.0, 3.0, 2.0, 1.0],    # target 2: 3rd largest -> hit
+                        [0.0, 0.0, 0.0, 0.0, 9.0]]])  # target EOS: not counted
+    assert top_k_accuracy(logits, np.array([[1, 2, eos]]), eos) == 0.5
