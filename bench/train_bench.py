@@ -10,6 +10,7 @@ and backward plus, averaged in, a quarter of a ScaledAdam step (the reference st
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 
 import numpy as np
@@ -52,6 +53,7 @@ def bench_s1(steps: int, batch: int, phones: int, codes: int) -> None:
     report("train.s1.optimizer_step", optimiser, "s")
     report("train.s1.seconds_per_step", forward_backward + optimiser / 4, "s")
     report("train.s1.positions_per_second", batch * (phones + codes) / (forward_backward + optimiser / 4), "/s")
+    report("train.s1.peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
 
 
 def main() -> None:
