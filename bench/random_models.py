@@ -60,13 +60,17 @@ def hubert():
     return randomize(HubertModel(HubertConfig.from_dict(configs.HUBERT)), seed=2)
 
 
-def bert(tokenizer_file: Path | None):
-    """A ChineseBert with random weights; the tokenizer is the real one when its file is given."""
-    from GPT_SoVITS.models.bert import BertConfig, BertModel, ChineseBert
+def bert(tokenizer_file: Path | None, all_layers: bool = False):
+    """A ChineseBert with random weights; the tokenizer is the real one when its file is given. Like a
+    loaded one it keeps only the layers its feature needs, unless `all_layers` (to write a weight file)."""
+    from GPT_SoVITS.models.bert import HIDDEN_STATE_FROM_END, BertConfig, BertModel, ChineseBert
 
     wrapper = ChineseBert.__new__(ChineseBert)
     wrapper.config = BertConfig.from_dict(configs.BERT)
     wrapper.model = randomize(BertModel(wrapper.config), seed=3)
+    wrapper.feature_layers = wrapper.model.layers_for(-HIDDEN_STATE_FROM_END)
+    if not all_layers:
+        wrapper.model.keep_layers(wrapper.feature_layers)
     wrapper.tokenizer = None
     if tokenizer_file is not None:
         from tokenizers import Tokenizer

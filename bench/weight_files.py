@@ -44,7 +44,8 @@ def write_random_weights(folder: Path, tokenizer_file: Path) -> list[str]:
     sovits = write_mindspore_checkpoint(folder / "sovits.ckpt", "sovits", _state(random_models.sovits().model),
                                         configs.SOVITS, extra={MODEL_VERSION_KEY: "v2"})
     hubert = _hf_folder(folder / "hubert", configs.HUBERT, _state(random_models.hubert()))
-    bert = _hf_folder(folder / "bert", configs.BERT, _state(random_models.bert(None).model), (tokenizer_file,))
+    bert_state = _state(random_models.bert(None, all_layers=True).model)  # the file has every layer
+    bert = _hf_folder(folder / "bert", configs.BERT, bert_state, (tokenizer_file,))
     return ["--gpt-path", str(gpt), "--sovits-path", str(sovits), "--cnhubert-base-path", str(hubert),
             "--bert-path", str(bert)]
 

@@ -2,8 +2,8 @@
 features the reference's `inference_webui.get_bert_feature` computes from it.
 
 Only the encoder matters to GPT-SoVITS: the feature is `hidden_states[-3]` (the output of the
-third-to-last layer), so the last two layers are loaded (strictly) but never run, and the masked-LM
-head `cls.*` is skipped by name. Parameter names equal the Hugging Face keys without `bert.`.
+third-to-last layer), so the last two layers are loaded (strictly, the file must have them) and then
+dropped (~100 MB at full size), and the masked-LM head `cls.*` is skipped by name. Parameter names equal the Hugging Face keys without `bert.`.
 """
 from __future__ import annotations
 
@@ -150,6 +150,10 @@ class BertModel(nn.Cell):
             x = layer(x)
         return x
 
+    def layers_for(self, index: int) -> int:
+        """How many layers `hidden_state(..., index)` runs (a negative index counts from the end)."""
+        return self._layers_for(index)
+
     def compile(self, index: int) -> None:
         """Build and compile the graph serving `hidden_state(..., index)` for every length (one
         compilation of seconds at full size: the service does it in its background warm-up)."""
@@ -160,6 +164,10 @@ class BertModel(nn.Cell):
             ids = ms.Tensor(np.full((1, 4), self.cfg.vocab_size - 1, np.int64))  # any in-vocabulary id
             graph(*graph_inputs(ids, ms.Tensor(np.zeros((1, 4), np.int64)))).asnumpy()
             graphs[position] = graph
+
+    def keep_layers(self, count: int) -> None:
+        """Drop the layers after the first `count` (a `hidden_state` never runs them): their memory goes."""
+        self.encoder.layer = nn.CellList(list(self.encoder.layer)[:count])
 
     def _layers_for(self, index: int) -> int:
         count = len(self.encoder.layer) + 1
@@ -230,7 +238,11 @@ class ChineseBert:
         self.config = BertConfig.from_dict(loaded.config)
         self.model = BertModel(self.config)
         load_into(self.model, to_stored_layout(self.model, encoder_state(loaded.state)), source=str(folder))
+        del loaded
         self.model.set_train(False)
+        # Counted from the end of the file's layers, then only those layers are kept.
+        self.feature_layers = self.model.layers_for(-HIDDEN_STATE_FROM_END)
+        self.model.keep_layers(self.feature_layers)
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """`tokenizer(text)`: token ids and token-type ids, with [CLS] ... [SEP]."""
@@ -251,7 +263,7 @@ class ChineseBert:
         ids, type_ids = self.encode(text)
         if ids.size > self.max_tokens:
             raise TextTooLongError(int(ids.size), self.max_tokens)
-        hidden = self.model.hidden_state(ms.Tensor(ids[None]), ms.Tensor(type_ids[None]), -HIDDEN_STATE_FROM_END)
+        hidden = self.model.hidden_state(ms.Tensor(ids[None]), ms.Tensor(type_ids[None]), self.feature_layers)
         return hidden.asnumpy()[0, 1:-1]
 
     def phone_features(self, norm_text: str, word2ph: list[int]) -> np.ndarray:
@@ -277,7 +289,7 @@ class ChineseBert:
         from GPT_SoVITS.runtime import compiled_bert
 
         if compiled_bert():
-            self.model.compile(-HIDDEN_STATE_FROM_END)
+            self.model.compile(self.feature_layers)
 
 
 def reads_bert(language: str) -> bool:

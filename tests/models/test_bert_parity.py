@@ -40,6 +40,14 @@ def test_config_read_from_folder():
     assert cfg.layer_norm_eps == meta["config"]["layer_norm_eps"]
 
 
+def test_only_the_layers_the_feature_runs_are_kept():
+    """hidden_states[-3] never runs the file's last two layers: their weights are dropped after loading."""
+    meta = model_meta("bert")
+    layers = len(bert().model.encoder.layer)
+    assert layers == meta["config"]["num_hidden_layers"] - 2
+    assert not any(name.startswith(f"encoder.layer.{layers}.") for name, _ in bert().model.parameters_and_names())
+
+
 def test_tokenizer_ids():
     for name, case, golden in cases():
         ids, type_ids = bert().encode(case["text"])
@@ -109,7 +117,7 @@ def test_compiled_graph_serves_every_length_as_op_by_op(monkeypatch):
 
     eager = [fresh.token_features(text) for text in texts]
     assert not graph_runs  # not compiled yet: op by op
-    fresh.model.compile(-bert_module.HIDDEN_STATE_FROM_END)
+    fresh.model.compile(fresh.feature_layers)
     graph_runs.clear()
     for text, expected in zip(texts, eager):
         np.testing.assert_allclose(fresh.token_features(text), expected, rtol=0, atol=1e-6, err_msg=text)
