@@ -8,9 +8,16 @@ its reference C++ kernel (`jit_uni_ncsp:conv+ref:any` in `ONEDNN_VERBOSE=1`), so
 per sentence. Capped at AVX2 it picks its JIT kernels: convolutions (transposed ones too) become fast
 again, large matrix products a little slower, matrix-vector products (the GPT step) stay the same.
 `configure` sets that cap unless `ONEDNN_MAX_CPU_ISA` is already set (`ALL` restores oneDNN's choice).
+
+glibc's malloc keeps memory that large arrays gave back (its mmap threshold grows with each large free,
+so later large arrays come from the heap, which it rarely trims): weight loading and the first runs of
+each model left ~1.4 GB of the server's resident memory free but unreturned. `configure` fixes the
+threshold (`release_freed_memory`), so large blocks are mapped and unmapped and their memory returns.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
 from dataclasses import dataclass
@@ -19,6 +26,10 @@ DEVICE_TARGETS = ("CPU", "Ascend", "GPU")
 ONEDNN_ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
 CPU_ISA_CAP = "AVX2"  # see the module docstring
 _ON, _OFF = ("1", "true", "yes"), ("0", "false", "no")  # values of the GPT_SOVITS_* switches
+# Blocks from this size on are mapped on their own and unmapped when freed; free heap memory above
+# the trim threshold goes back at once (glibc's mallopt parameters).
+MMAP_THRESHOLD_BYTES = 1 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ def configure(device_target: str | None = None, device_id: int = 0) -> Runtime:
     target = device_target or os.environ.get("MS_DEVICE_TARGET") or detect_device_target()
     if target not in DEVICE_TARGETS:
         raise ValueError(f"unknown device target {target!r}; choose one of {', '.join(DEVICE_TARGETS)}")
+    release_freed_memory()
     import mindspore as ms
 
     if target == "CPU":
@@ -57,6 +69,22 @@ def configure(device_target: str | None = None, device_id: int = 0) -> Runtime:
         ms.runtime.launch_blocking()
     _configured = Runtime(target, device_id)
     return _configured
+
+
+def release_freed_memory() -> bool:
+    """Make glibc return large freed blocks to the system (module docstring). Set in the environment,
+    `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` win. False where the C library is not glibc."""
+    path = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(path).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    done = True
+    for parameter, variable in ((_M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"),
+                                (_M_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_")):
+        if variable not in os.environ:
+            done = bool(mallopt(parameter, MMAP_THRESHOLD_BYTES)) and done
+    return done
 
 
 def compiled_decoding() -> bool:
