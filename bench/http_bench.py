@@ -2,7 +2,8 @@
 
 Start-up to ready (loading + warm-up), then, for a multi-sentence text, time to first byte and total
 time of a streamed `/v1/audio/speech` (pcm) and of a streamed `/synthesize` (wav), each twice: the
-first request analyses the new voice's clip, the repeat reuses it.
+first request analyses the new voice's clip, the repeat reuses it. Last, the server's peak resident
+memory (`memory.server_peak_rss`, VmHWM) once its background warm-up is done too.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import httpx
 
 KEY = "bench-key"
 VOICE = "bench"
+WARM_UP_LOG = "background warm-up:"  # the engine's line once the background graphs are built
 
 
 def _free_port() -> int:
@@ -48,6 +50,22 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 600.0) -> Non
                 raise RuntimeError("model loading failed: " + client.get(url + "/healthz").text)
             time.sleep(0.2)
     raise RuntimeError(f"not ready within {timeout} s")
+
+
+def wait_for_log(path: Path, text: str, timeout: float = 900.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text(errors="replace"):
+            return
+        time.sleep(1.0)
+    raise RuntimeError(f"no {text!r} in the server log within {timeout} s")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _png() -> bytes:
@@ -105,6 +123,9 @@ def bench_http(repo: Path, tokenizer: Path, text: str, prompt_text: str, write_c
             report("http.startup_to_ready", time.perf_counter() - start, "s (load + warm-up)")
             _report_startup_stages(folder / "server.log", report)
             _requests(url, folder, text, prompt_text, write_clip, report)
+            # The peak once every graph is built (the background warm-up may outlast the requests).
+            wait_for_log(folder / "server.log", WARM_UP_LOG)
+            report("memory.server_peak_rss", peak_rss_mb(proc.pid), "MB (after warm-up and the requests above)")
         finally:
             proc.terminate()
             try:

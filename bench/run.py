@@ -80,7 +80,9 @@ def bench_gpt(steps: int, roof: float | None) -> None:
                      on_step=lambda i, raw: stamps.append(time.perf_counter()))
     steady = np.diff(stamps)[10:]
     step = float(np.median(steady))
-    report("gpt.prefill", (stamps[0] - start) * 1e3, f"ms ({phones.size + prompt.size} positions)")
+    positions = phones.size + prompt.size
+    report("gpt.prefill", (stamps[0] - start) * 1e3, f"ms ({positions} positions)")
+    report("gpt.prefill.per_position", (stamps[0] - start) * 1e3 / positions, "ms")
     report("gpt.step", step * 1e3, "ms/token")
     report("gpt.tokens_per_second", 1.0 / step, "tokens/s")
     report("gpt.realtime_factor", step / TOKEN_SECONDS, "x")
@@ -143,11 +145,12 @@ def bench_bert() -> None:
         run = lambda: bert.token_features(BERT_TEXT)  # noqa: E731
     else:  # no tokenizer file: the same shape, 30 characters + [CLS]/[SEP]
         ids = ms.Tensor(np.arange(100, 132, dtype=np.int64)[None])
-        run = lambda: bert.model.hidden_state(ids, ms.Tensor(np.zeros((1, 32), np.int64)), -3).asnumpy()  # noqa: E731
+        types = ms.Tensor(np.zeros((1, 32), np.int64))
+        run = lambda: bert.model.hidden_state(ids, types, bert.feature_layers).asnumpy()  # noqa: E731
     run()
     report("bert.30_chars_op_by_op", best_of(run, 3), "s (before the graph is built)")
     start = time.perf_counter()
-    bert.model.compile(-3)  # one graph for every length, as the service's background warm-up builds it
+    bert.model.compile(bert.feature_layers)  # one graph for every length, as in the background warm-up
     report("bert.compile", time.perf_counter() - start, "s")
     run()
     report("bert.30_chars", best_of(run, 3), "s")
@@ -182,6 +185,7 @@ def write_reference_clip(path: Path, seconds: float = 5.0, rate: int = 32000) ->
 
 def bench_e2e() -> None:
     from bench import random_models
+    from bench.first_audio import first_chunk_breakdown
     from GPT_SoVITS.pipeline.models import Models
     from GPT_SoVITS.pipeline.options import ChunkPlan, ModelPaths, SynthesisOptions
     from GPT_SoVITS.pipeline.synthesizer import Synthesizer
@@ -230,6 +234,8 @@ def bench_e2e() -> None:
                 report(f"e2e.{label}.{attempt}.realtime_factor", total / audio, "x")
                 report(f"e2e.{label}.{attempt}.first_audio", first, "s")
                 factors[f"{label}.{attempt}"] = total / audio
+            if label == "chunked_fixed":
+                first_chunk_breakdown(synth, options, f"e2e.{label}.repeat.first_audio", report)
         bench_e2e_parallel(models, clip, factors["whole.repeat"])
 
 

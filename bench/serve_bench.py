@@ -21,34 +21,17 @@ from pathlib import Path
 
 import httpx
 
-from .http_bench import KEY, VOICE, _free_port, _png, _wait_ready
+from .http_bench import KEY, VOICE, WARM_UP_LOG, _free_port, _png, _wait_ready, peak_rss_mb, wait_for_log
 
 CONCURRENCY = (1, 2, 4, 8)
 UNBATCHED_CONCURRENCY = 4
 PCM_BYTES_PER_SECOND = 32000 * 2  # the speech route's pcm: 32 kHz, 16-bit mono
-WARM_UP_LOG = "background warm-up:"  # the engine's line once the background graphs are built
 HEALTH_POLL_SECONDS = 0.5
 
 
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _wait_for_log(path: Path, text: str, timeout: float = 900.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in path.read_text(errors="replace"):
-            return
-        time.sleep(1.0)
-    raise RuntimeError(f"no {text!r} in the server log within {timeout} s")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Client:
@@ -128,7 +111,7 @@ class Server:
 
     def __enter__(self) -> "Server":
         _wait_ready(self.url, self.proc)
-        _wait_for_log(self.log_path, WARM_UP_LOG)  # measured on a warm server, as after a while in service
+        wait_for_log(self.log_path, WARM_UP_LOG)  # measured on a warm server, as after a while in service
         return self
 
     def __exit__(self, kind, value, trace) -> None:
@@ -167,7 +150,7 @@ def _serve(server: Server, clip: Path, prompt_text: str, body: dict, levels: tup
         if health:
             report(f"{prefix}.healthz_ms_under_load", statistics.median(health) * 1e3,
                    f"ms (median of {len(health)}, 4 clients)")
-    report(f"{prefix}.server_peak_rss", _peak_rss_mb(server.proc.pid), "MB")
+    report(f"{prefix}.server_peak_rss", peak_rss_mb(server.proc.pid), "MB")
     return rates
 
 
