@@ -205,6 +205,12 @@ class Settings:
     voice_weights_cache: int = option(
         2, "--voice-weights-cache", "TTS_VOICE_WEIGHTS_CACHE", "GPT/SoVITS pairs of voices with their own "
         "(fine-tuned) weights kept loaded beside the default pair, least recently used dropped first (at least 1)")
+    max_training_clips: int = option(
+        200, "--max-training-clips", "TTS_MAX_TRAINING_CLIPS", "training clips one voice model may hold (a form "
+        "or archive that would pass it is refused)")
+    max_recording_seconds: float = option(
+        600.0, "--max-recording-seconds", "TTS_MAX_RECORDING_SECONDS", "longest recording a training upload may "
+        "have sliced at silences")
     task_workers: int = option(1, "--task-workers", "TASK_WORKERS", "task-queue worker threads")
     task_retention: float = option(
         SEVEN_DAYS, "--task-retention", "TASK_RETENTION_SECONDS",

@@ -22,6 +22,7 @@ from .categories import CategoryStore, clean_name, clean_text
 from .ids import check_id
 from .json_store import JsonStore
 from .uploads import NORMALISED_CLIP, ClipDecoder, image_suffix, prepare_clip
+from .training_data import TrainingData
 from .voice_weights import owned_files, pipeline_weights, public_weights
 
 GENDERS = {1: "男", 2: "女"}
@@ -69,6 +70,7 @@ class VoiceModelStore:
         self.store = JsonStore(settings.voice_models_file)
         self.categories = categories
         self.decoder = ClipDecoder(settings.max_decodes)  # the app's one bound on clips decoded at once
+        self.training = TrainingData(settings, self.decoder)  # each voice's fine-tuning clips
 
     # ---- reading ---------------------------------------------------------------------------
     def get(self, model_id: str) -> dict | None:
