@@ -230,15 +230,17 @@ class TrainingData:
         (self.folder(model_id) / "clips" / f"{clip_id}.wav").unlink(missing_ok=True)
 
     # ---- for a fine-tune ---------------------------------------------------------------------
-    def write_list(self, model_id: str, target: Path) -> int:
-        """The reference's .list of every clip (absolute paths) at `target`; the number of clips. ApiError
-        when there is none, or one still without its transcript."""
+    def write_list(self, model_id: str, target: Path | None) -> int:
+        """The reference's .list of every clip (absolute paths) at `target` (None: only check); the number
+        of clips. ApiError when there is none, or one still without its transcript."""
         clips = self._index(model_id).read()
         if not clips:
             raise ApiError(BAD_PARAM, "还没有训练数据，请先上传片段")
         missing = [clip["clip_id"] for clip in clips if not clip["text"]]
         if missing:
             raise ApiError(BAD_PARAM, f"{len(missing)} 个训练片段还没有转写文本", data={"clips": missing})
+        if target is None:
+            return len(clips)
         folder = (self.folder(model_id) / "clips").resolve()
         lines = [f"{folder / (clip['clip_id'] + '.wav')}|{SPEAKER}|{LIST_LABELS[clip['language']]}|{clip['text']}"
                  for clip in clips]
