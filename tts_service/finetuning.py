@@ -144,6 +144,7 @@ class Finetuner:
 
     def _install(self, model_id: str, task_id: str, out: Path) -> dict:
         """Copy the last exported files into the voice's weights folder and switch the voice to them."""
+        self.voice_models.require(model_id)
         folder = self.voice_models.private_folder(model_id) / WEIGHTS_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         installed: dict[str, Path | None] = {}
@@ -160,7 +161,13 @@ class Finetuner:
         if not any(installed.values()):
             raise SynthesisError("微调没有导出任何权重（两个模型的训练轮数都是 0？）")
         weights = record_weights(installed["gpt"], installed["sovits"], True, self.settings, task_id)
-        record = self.voice_models.set_weights(model_id, weights)
+        try:
+            record = self.voice_models.set_weights(model_id, weights)
+        except BaseException:  # the voice was deleted meanwhile: leave none of its files behind
+            for path in installed.values():
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            raise
         log.info("voice %s now uses its fine-tuned weights of task %s", model_id, task_id)
         return record["weights"]
 
