@@ -98,8 +98,8 @@ class Finetuner:
             self.voice_models.training.write_list(model_id, list_path)
         options = self._options(list_path, out, model_id, knobs)
         clips = sum(1 for line in list_path.read_text(encoding="utf-8").splitlines() if line.strip())
-        estimate = Estimate({"s2": math.ceil(clips / options.batch_size), "s1": math.ceil(clips / options.gpt_batch_size)},
-                            {"s2": options.sovits_epochs, "s1": options.gpt_epochs})
+        per_epoch = {"s2": math.ceil(clips / options.batch_size), "s1": math.ceil(clips / options.gpt_batch_size)}
+        estimate = Estimate(per_epoch, {"s2": options.sovits_epochs, "s1": options.gpt_epochs})
         self._train(options, estimate, report, cancelled)
         report({"stage": EXPORT, "progress": 99, "eta_seconds": 0})
         weights = self._install(model_id, task_id, out)

@@ -63,7 +63,7 @@ function updateTaskRow(row, task) {
   row.task = task;
   if (row.signature === signature) return;  // nothing changed: leave the row alone
   row.signature = signature;
-  c.status.textContent = STATUS[task.status] || task.status;
+  c.status.textContent = (task.kind === 'finetune' && task.status === 'run') ? '训练中' : STATUS[task.status] || task.status;
   c.status.className = `status ${task.status}`;
   c.reason.replaceChildren();
   if (task.status === 'error') {

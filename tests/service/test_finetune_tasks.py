@@ -94,7 +94,8 @@ def test_a_finetune_task_reports_progress_and_switches_the_voice(tmp_path, doubl
         record = client.get("/voice-models/tuned").json()["data"]
         assert record["weights"] == done["weights"]
         assert record["weights"]["owned"] and record["weights"]["task_id"] == task["task_id"]
-        assert record["weights"]["gpt"].startswith("voices/tuned/weights/") and record["weights"]["gpt"].endswith(".ckpt")
+        gpt = record["weights"]["gpt"]
+        assert gpt.startswith("voices/tuned/weights/") and gpt.endswith(".ckpt")
         assert record["weights"]["sovits"].endswith(".pth")
         data_dir = client.app.state.settings.data_dir
         assert (data_dir / record["weights"]["sovits"]).read_bytes() == model_file("sovits/v2/model.pth").read_bytes()
