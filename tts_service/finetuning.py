@@ -83,6 +83,19 @@ class Finetuner:
         """ApiError unless the voice has training clips, all transcribed; their number."""
         return self.voice_models.training.write_list(model_id, None)
 
+    def sweep(self, task_of: Callable[[str], dict | None]) -> int:
+        """At start-up: remove the run folders of tasks that are gone or finished (deleted while waiting
+        again after a crash, or given up as interrupted); those of waiting or running tasks stay."""
+        from .tasks.record import LIVE  # here: the tasks package imports this module
+
+        removed = 0
+        for run in self.settings.voices_dir.glob(f"*/{RUNS_FOLDER}/*"):
+            entry = task_of(run.name)
+            if entry is None or entry["status"] not in LIVE:
+                shutil.rmtree(run, ignore_errors=True)
+                removed += 1
+        return removed
+
     def discard(self, entry: dict) -> None:
         """Remove a run's folder (cancelled or failed: nothing to resume)."""
         shutil.rmtree(self.run_folder(entry["model_id"], entry["task_id"]), ignore_errors=True)

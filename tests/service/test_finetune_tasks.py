@@ -192,3 +192,33 @@ def test_wait_until_idle_blocks_only_while_a_synthesis_runs_or_waits():
     assert slots.wait_until_idle(give_up, check_every=0.01) is True and len(asked) == 3
     slots.release()
     assert slots.wait_until_idle(lambda: False) is False
+
+
+def test_start_up_removes_the_run_folders_of_tasks_no_longer_live(tmp_path, doubles):
+    settings = settings_for(tmp_path / "data", **golden_settings())
+    runs = settings.voices_dir / "v1" / "finetune"
+    for task_id in ("gone", "finished", "waiting"):
+        (runs / task_id / "state").mkdir(parents=True)
+    from tts_service.tasks.factory import make_backend
+    from tts_service.tasks.record import new_entry
+
+    backend = make_backend(settings)
+    backend.create(new_entry("finished", "admin", {"kind": "finetune", "model_id": "v1"}))
+    backend.finish("finished", "error", reason="failed", error="x")
+    backend.create(new_entry("waiting", "admin", {"kind": "finetune", "model_id": "v1"}))
+    app = create_app(settings, engine=RecordingEngine())
+    from tts_service.finetuning import Finetuner
+
+    assert Finetuner(settings, app.state.voice_models).sweep(backend.get) == 2
+    assert sorted(path.name for path in runs.iterdir()) == ["waiting"]  # a live task keeps its folder
+    (runs / "gone" / "state").mkdir(parents=True)
+    with TestClient(app):  # the queue's start-up sweeps too (the waiting task then runs and fails: no voice)
+        assert not (runs / "gone").exists()
+
+
+def test_a_recording_longer_than_the_limit_is_refused(make_client, clips, png):
+    client = make_client(max_recording_seconds=4)
+    create_model(client, clips["5s"], png, "v1")
+    files = [("recording", ("long.wav", clips["5s"].read_bytes(), "audio/wav"))]
+    body = assert_envelope(client.post("/voice-models/v1/training-data", files=files, data={"language": "zh"}), 3, 400)
+    assert "录音过长" in body["message"]

@@ -162,7 +162,10 @@ class TrainingData:
 
         code = language_code(language)
         with self._staging() as staging:
-            samples = self._decode(data, filename, staging, self.settings.max_recording_seconds)
+            limit = self.settings.max_recording_seconds
+            samples = self._decode(data, filename, staging, limit)
+            if samples.size >= int(limit * 32000):  # decoding stops at the limit: the rest would be lost
+                raise ApiError(BAD_PARAM, f"录音过长（上限 {limit:g} 秒），请分段上传")
             pieces = slice_recording(samples, SliceSettings())
             usable, skipped = [], []
             for pcm, start, end in pieces:

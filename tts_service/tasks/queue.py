@@ -83,6 +83,8 @@ class TaskQueue:
         for task_id in report.queued:
             self.logs.write(task_id, "queued again after a restart")
         self._remove_orphan_audio()
+        if self.finetuner is not None:
+            self.finetuner.sweep(self.backend.get)
         return report
 
     def _remove_orphan_audio(self) -> None:
