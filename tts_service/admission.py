@@ -51,6 +51,7 @@ class SynthesisSlots:
         self._lock = threading.Lock()  # guards the two counts below
         self._running = 0  # slots taken
         self._waiters: deque[_Waiter] = deque()  # oldest first
+        self._idle = threading.Condition(self._lock)  # notified when the last running synthesis ends
         # One thread per slot. A stream whose client went keeps its thread until the segment being
         # computed ends (the engine stops at segment boundaries), so the next synthesis waits for it:
         # the slot is free, the engine not yet. Made on first use, again after close().
@@ -109,6 +110,18 @@ class SynthesisSlots:
                 waiter.granted = True
                 return
             self._running -= 1
+            if self._running == 0:
+                self._idle.notify_all()
+
+    def wait_until_idle(self, give_up: Callable[[], bool], check_every: float = 0.5) -> bool:
+        """Block while syntheses run or wait for a slot (background work, a fine-tune, yields to them)
+        or until `give_up()`; True if it waited."""
+        waited = False
+        with self._lock:
+            while (self._running or self._waiters) and not give_up():
+                waited = True
+                self._idle.wait(check_every)
+        return waited
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:

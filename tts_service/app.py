@@ -22,7 +22,8 @@ from .admission import SynthesisSlots
 from .engine import Engine, SpeechEngine
 from .health import HealthProbes
 from .logs import AccessLogMiddleware, access_logger
-from .routers import api_v1, api_v2, categories, health, models, openai, pages, synthesis, voice_models
+from .routers import (api_v1, api_v2, categories, finetune, health, models, openai, pages, synthesis,
+                      training_data, voice_models)
 from .security import ApiKeyMiddleware, BodyLimitMiddleware, BodyTimeoutMiddleware
 from .settings import Settings
 from .storage.categories import CategoryStore
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None, engine: SpeechEngine | None = N
 
     envelope.install_handlers(app)
     api_v2.install(app)  # the reference-compatible routes' default reference and /control's commands
-    for module in (health, models, synthesis, voice_models, categories, pages, openai, api_v2, api_v1):
+    for module in (health, models, synthesis, voice_models, training_data, finetune, categories, pages, openai, api_v2,
+                   api_v1):
         app.include_router(module.router)
     app.mount("/audio", StaticFiles(directory=settings.audio_dir), name="audio")
     app.mount("/output", PublicOutputFiles(directory=settings.output_dir), name="output")

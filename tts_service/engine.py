@@ -19,12 +19,13 @@ from typing import Callable, Iterator, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from GPT_SoVITS.pipeline import ModelPaths, SynthesisError, SynthesisOptions, WeightsMissingError
+from GPT_SoVITS.pipeline import ModelPaths, SynthesisError, SynthesisOptions, VoiceWeights, WeightsMissingError
 from GPT_SoVITS.pipeline.models import missing_weights_error
 from GPT_SoVITS.versions import BASE_WEIGHTS
 
 from . import __version__
 from .settings import GPT_WEIGHT_FILE, SOVITS_WEIGHT_FILE, WEIGHT_SETTINGS, Settings
+from .voice_weights import Pair, PairCache
 
 log = logging.getLogger("tts_service.engine")
 
@@ -67,6 +68,7 @@ class Engine:
         self._error: str | None = None
         self._loaded = threading.Event()
         self._swap_lock = threading.Lock()  # one load at a time
+        self._voices = PairCache(settings.voice_weights_cache)  # the pairs of voices with their own weights
 
     # ---- where the weights are -------------------------------------------------------------
     def missing_error(self, paths: dict[str, str] | None = None) -> WeightsMissingError | None:
@@ -93,6 +95,7 @@ class Engine:
             "device": {"target": current.device_target if current else self.settings.device_target,
                        "id": current.device_id if current else self.settings.device_id},
             "batching": self._batching_status(synth),
+            "voice_weights": self._voices.status(self._display),
             "version": __version__,
         }
 
@@ -160,6 +163,7 @@ class Engine:
             old, self._synth, self._paths = self._synth, new, dict(paths)  # the swap: one reference
             if old is not None:
                 old.close()  # its batching thread ends once the requests it holds are decoded
+                self._voices.clear()  # they share the old HuBERT/BERT: loaded again beside the new pair
             self._state, self._error = "ready", None
             self._loaded.set()
             threading.Thread(target=_warm_up_rest, args=(new,), name="engine-warm-up", daemon=True).start()
@@ -189,14 +193,48 @@ class Engine:
             raise SynthesisError(f"模型加载失败: {self._error}")
         return self._load(self._paths)
 
+    # ---- a voice's own weights ---------------------------------------------------------------
+    def _voicing(self, options: SynthesisOptions):
+        """The synthesizer for this synthesis: the default one, or the pair of the voice's own weights."""
+        default = self._ready()
+        pair = self._pair(options.weights)
+        if pair is None:
+            return default
+        return self._voices.get(pair, lambda pair: self._load_pair(pair, default))
+
+    def _pair(self, weights: VoiceWeights | None) -> Pair | None:
+        """The (GPT, SoVITS) files of a voice's weights, the default's where it names none; None: the default."""
+        if weights is None:
+            return None
+        paths = self._paths
+        pair = (weights.gpt or paths["gpt_path"], weights.sovits or paths["sovits_path"])
+        return None if pair == (paths["gpt_path"], paths["sovits_path"]) else pair
+
+    def _load_pair(self, pair: Pair, default):
+        """Load a voice's pair beside the default one, sharing its HuBERT/BERT and its models' lock."""
+        missing = [Path(path).name for path in pair if not Path(path).is_file()]
+        if missing:
+            raise SynthesisError(f"音模的权重文件不存在: {', '.join(missing)}")
+        paths = dict(self._paths, gpt_path=pair[0], sovits_path=pair[1])
+        started = time.perf_counter()
+        try:
+            synth = _synthesizer_class().load(_model_paths(paths), batching=self._batching(), sharing=default)
+        except SynthesisError:
+            raise
+        except Exception as exc:
+            raise SynthesisError(f"音模权重加载失败: {exc}") from exc
+        log.info("voice weights %s + %s loaded in %.2f s", self._display(pair[0]), self._display(pair[1]),
+                 time.perf_counter() - started)
+        return synth
+
     # ---- synthesis ---------------------------------------------------------------------------
     def synthesize(self, options: SynthesisOptions, on_progress: Progress | None = None,
                    should_cancel: Cancel | None = None) -> tuple[int, np.ndarray]:
         """(sample rate, int16 mono samples); raises GPT_SoVITS.pipeline errors."""
-        return self._ready().synthesize(options, on_progress, should_cancel)
+        return self._voicing(options).synthesize(options, on_progress, should_cancel)
 
     def stream(self, options: SynthesisOptions, should_cancel: Cancel | None = None) -> AudioStream:
-        synth = self._ready()
+        synth = self._voicing(options)
         return AudioStream(synth.sample_rate, synth.stream(options, should_cancel))
 
     def set_model(self, gpt_path: str | None = None, sovits_path: str | None = None) -> dict:

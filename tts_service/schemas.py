@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from GPT_SoVITS.pipeline import ChunkPlan, SamplingOptions, SynthesisOptions
+from GPT_SoVITS.pipeline import ChunkPlan, SamplingOptions, SynthesisOptions, VoiceWeights
 
 from . import vocab
 from .envelope import BAD_PARAM, RESOURCE, ApiError
@@ -152,11 +152,12 @@ class Voice:
     ref_wav_path: str
     prompt_text: str
     prompt_language: str
+    weights: VoiceWeights | None = None  # the voice model's own GPT/SoVITS files; None: the default pair
 
     def speaking(self, text: str, **values) -> SynthesisOptions:
         """A synthesis of `text` in this voice; `values` are the request's other, decoded, options."""
         return SynthesisOptions(ref_wav_path=self.ref_wav_path, prompt_text=self.prompt_text,
-                                prompt_language=self.prompt_language, text=text, **values)
+                                prompt_language=self.prompt_language, text=text, weights=self.weights, **values)
 
 
 def resolve_voice(settings: Settings, voice_models: "VoiceModelStore", model_id: str | None,
@@ -165,6 +166,7 @@ def resolve_voice(settings: Settings, voice_models: "VoiceModelStore", model_id:
     """The voice a request names: what it leaves out comes from the voice model (clip, prompt text AND
     prompt language). None when no clip is named at all; ApiError for a bad clip path or model."""
     ref_wav_path = check_ref_path(ref_wav_path, settings) if ref_wav_path else None
+    weights = None
     if model_id not in (None, ""):
         record = voice_models.get(check_id(model_id, "model_id"))
         if record is None:
@@ -172,9 +174,10 @@ def resolve_voice(settings: Settings, voice_models: "VoiceModelStore", model_id:
         ref_wav_path = ref_wav_path or str(voice_models.clip_path(record))
         prompt_text = prompt_text or record.get("prompt_text", "")
         prompt_language = prompt_language or record.get("prompt_language")
+        weights = voice_models.weights(record)
     if not ref_wav_path:
         return None
-    return Voice(ref_wav_path, (prompt_text or "").strip(), prompt_language or _DEFAULTS["prompt_language"])
+    return Voice(ref_wav_path, (prompt_text or "").strip(), prompt_language or _DEFAULTS["prompt_language"], weights)
 
 
 def check_languages(*names: str) -> None:

@@ -202,6 +202,15 @@ class Settings:
         "request asks (/tts: batch_size with parallel_infer)")
     load_models: bool = option(True, "--no-load-models", None,
                                "do not load the weights at start-up (they load on first use)", switch=True)
+    voice_weights_cache: int = option(
+        2, "--voice-weights-cache", "TTS_VOICE_WEIGHTS_CACHE", "GPT/SoVITS pairs of voices with their own "
+        "(fine-tuned) weights kept loaded beside the default pair, least recently used dropped first (at least 1)")
+    max_training_clips: int = option(
+        200, "--max-training-clips", "TTS_MAX_TRAINING_CLIPS", "training clips one voice model may hold (a form "
+        "or archive that would pass it is refused)")
+    max_recording_seconds: float = option(
+        600.0, "--max-recording-seconds", "TTS_MAX_RECORDING_SECONDS", "longest recording a training upload may "
+        "have sliced at silences")
     task_workers: int = option(1, "--task-workers", "TASK_WORKERS", "task-queue worker threads")
     task_retention: float = option(
         SEVEN_DAYS, "--task-retention", "TASK_RETENTION_SECONDS",
@@ -252,6 +261,12 @@ class Settings:
     def staging_dir(self) -> Path:
         """Uploads are assembled here, then renamed into audio/ in one step (same file system)."""
         return Path(self.data_dir) / ".staging"
+
+    @property
+    def voices_dir(self) -> Path:
+        """Each voice model's private files (training data, fine-tune runs, its own weights): not served,
+        unlike audio/."""
+        return Path(self.data_dir) / "voices"
 
     @property
     def voice_models_file(self) -> Path:

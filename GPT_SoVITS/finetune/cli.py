@@ -16,7 +16,7 @@ from GPT_SoVITS.versions import VERSIONS
 
 from . import trainers
 from .errors import FinetuneError, check_weights
-from .loop import MetricsLog, ProgressBar, Schedule, iterate, train
+from .loop import Hooks, MetricsLog, ProgressBar, Schedule, iterate, train
 from .options import FinetuneOptions, parse_options
 
 
@@ -53,8 +53,9 @@ def prepare(options: FinetuneOptions) -> PreparedDataset:
     return data
 
 
-def run(options: FinetuneOptions) -> list[Path]:
-    """Prepare, then train s2 and s1; the files exported."""
+def run(options: FinetuneOptions, hooks: Hooks = Hooks()) -> list[Path]:
+    """Prepare, then train s2 and s1; the files exported. `hooks` follow and control the run (loop.Hooks)."""
+    hooks.stage("prepare")
     data = prepare(options)
     if options.prepare_only:
         return []
@@ -69,9 +70,10 @@ def run(options: FinetuneOptions) -> list[Path]:
     for model, label, schedule in plans:
         if schedule.epochs == 0:
             continue
+        hooks.stage(model)
         trainer = trainers.FACTORIES[model](options, data)
         exports += train(trainer, data, schedule, options.out, options.name, metrics,
-                         lambda total, done, label=label: ProgressBar(label, total, done))
+                         lambda total, done, label=label: ProgressBar(label, total, done), hooks)
     return exports
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -35,6 +35,22 @@ class Schedule:
     save_every_steps: int = 0
     if_save_latest: bool = True
     if_save_every_weights: bool = True
+
+
+def _nothing(*_args) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What a caller besides the command line follows and controls (the service's fine-tune task): the
+    stage (`prepare`, then each model's name, `s2` and `s1`), each step's metrics record as written, and a
+    call between steps, after the step's state is saved when one is due, that may block (training yields
+    the machine to others) or raise (a cancel: the run stops there and resumes from the last save)."""
+
+    stage: Callable[[str], None] = field(default=_nothing)
+    step: Callable[[dict], None] = field(default=_nothing)
+    between_steps: Callable[[], None] = field(default=_nothing)
 
 
 class MetricsLog:
@@ -102,7 +118,7 @@ def save(trainer: Trainer, folder: Path, batches_done: int, keep_previous: bool)
 
 
 def train(trainer: Trainer, data: PreparedDataset, schedule: Schedule, out: Path, name: str, metrics: MetricsLog,
-          bar: Callable[[int, int], "ProgressBar"]) -> list[Path]:
+          bar: Callable[[int, int], "ProgressBar"], hooks: Hooks = Hooks()) -> list[Path]:
     """Train until `schedule.epochs` epochs are done (resuming from `out/state/<model>/`); the files exported."""
     state = out / "state" / trainer.name
     skip = restore(trainer, state)
@@ -115,11 +131,14 @@ def train(trainer: Trainer, data: PreparedDataset, schedule: Schedule, out: Path
             if index < skip:
                 continue
             terms = trainer.train_step(batch)
-            metrics.write({"model": trainer.name, "epoch": epoch + 1, "step": trainer.step,
-                           **{key: float(value) for key, value in terms.items()}})
+            record = {"model": trainer.name, "epoch": epoch + 1, "step": trainer.step,
+                      **{key: float(value) for key, value in terms.items()}}
+            metrics.write(record)
+            hooks.step(record)
             progress.show(f"epoch {epoch + 1} step {trainer.step} loss {float(terms['loss']):.4f}")
             if schedule.save_every_steps and trainer.step % schedule.save_every_steps == 0:
                 save(trainer, state, index + 1, not schedule.if_save_latest)
+            hooks.between_steps()
         skip = 0
         trainer.end_epoch()
         progress.advance()

@@ -12,4 +12,4 @@ from .errors import (  # noqa: F401
     SynthesisError,
     WeightsMissingError,
 )
-from .options import ChunkPlan, ModelPaths, SamplingOptions, SynthesisOptions  # noqa: F401
+from .options import ChunkPlan, ModelPaths, SamplingOptions, SynthesisOptions, VoiceWeights  # noqa: F401

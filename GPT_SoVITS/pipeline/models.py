@@ -66,10 +66,11 @@ class Models:
         return [model for model in (self.gpt, self.bert, self.sovits, self.hubert, self.speaker) if model is not None]
 
 
-def load_models(paths: ModelPaths) -> Models:
+def load_models(paths: ModelPaths, shared: Models | None = None) -> Models:
     """Load every model named by `paths`: this back end serves every supported version (a new model
     generation's back end is chosen here, by the SoVITS file's version). A missing file is a
-    `WeightsMissingError` listing all of them."""
+    `WeightsMissingError` listing all of them. The HuBERT, BERT and speaker models of `shared` (another
+    loaded set) are used again where their files are the same: a second GPT/SoVITS pair costs only itself."""
     from GPT_SoVITS.models.bert import ChineseBert
     from GPT_SoVITS.models.gpt import load_gpt
     from GPT_SoVITS.models.hubert import load_hubert
@@ -83,12 +84,19 @@ def load_models(paths: ModelPaths) -> Models:
     if version.pro:
         from GPT_SoVITS.models.speaker import SpeakerVerifier
 
-        speaker = SpeakerVerifier.load(paths.speaker_verifier)
+        speaker = _reused(shared, "speaker", "speaker_verifier", paths) or SpeakerVerifier.load(paths.speaker_verifier)
     return Models(
         gpt=load_gpt(paths.gpt),
         sovits=sovits,
-        hubert=load_hubert(paths.hubert),
-        bert=ChineseBert(paths.bert),
+        hubert=_reused(shared, "hubert", "hubert", paths) or load_hubert(paths.hubert),
+        bert=_reused(shared, "bert", "bert", paths) or ChineseBert(paths.bert),
         speaker=speaker,
         paths=paths,
     )
+
+
+def _reused(shared: Models | None, role: str, path_key: str, paths: ModelPaths):
+    """`shared`'s model in `role` when it was loaded from the same file, else None."""
+    if shared is None or getattr(shared.paths, path_key) != getattr(paths, path_key):
+        return None
+    return getattr(shared, role)

@@ -43,6 +43,17 @@ class SynthesisOptions:
     # Segments of this text decoding at once in the shared batch (api_v2's batch_size with parallel_infer);
     # None: the synthesizer's `Batching.segments_ahead`; 1: one after another. No effect without batching.
     parallel_segments: int | None = None
+    # The voice's own GPT and/or SoVITS files (a fine-tuned voice); None: the default pair. A `Synthesizer`
+    # always voices with its own models: a caller holding several (the service's engine) picks by this.
+    weights: "VoiceWeights | None" = None
+
+
+@dataclass(frozen=True)
+class VoiceWeights:
+    """A voice's own weight files; a None file is the default pair's."""
+
+    gpt: str | None = None  # s1 GPT checkpoint (.ckpt)
+    sovits: str | None = None  # s2 SoVITS generator (.pth)
 
 
 @dataclass(frozen=True)

@@ -45,21 +45,27 @@ def to_int16(audio: np.ndarray) -> np.ndarray:
 
 
 class Synthesizer:
-    def __init__(self, models: Models, cache_size: int = 64, batching: Batching | None = None):
+    def __init__(self, models: Models, cache_size: int = 64, batching: Batching | None = None,
+                 models_lock: ModelsLock | None = None):
         self.models = models
         self.batching = batching
         self._references = LruCache(cache_size)
         self._prompts = LruCache(cache_size)
         # MindSpore cells are not safe to run from several threads at once: every model call takes this
         # lock in turn (the batch's steps, each request's text features and voicing), and background
-        # warm-up waits for a quiet moment.
-        self._models_lock = ModelsLock()
+        # warm-up waits for a quiet moment. Synthesizers sharing models (`load`'s `sharing`) share it too.
+        self._models_lock = models_lock or ModelsLock()
         self._scheduler = None if batching is None else SemanticScheduler(models.gpt, self._models_lock,
                                                                           batching.batch_sizes)
 
     @classmethod
-    def load(cls, paths: ModelPaths, batching: Batching | None = None) -> "Synthesizer":
-        return cls(load_models(paths), batching=batching)
+    def load(cls, paths: ModelPaths, batching: Batching | None = None,
+             sharing: "Synthesizer | None" = None) -> "Synthesizer":
+        """Load `paths`' models; with `sharing`, reuse its HuBERT/BERT/speaker models (same files) and
+        take turns with it on one models' lock (the shared cells run one call at a time)."""
+        if sharing is None:
+            return cls(load_models(paths), batching=batching)
+        return cls(load_models(paths, sharing.models), batching=batching, models_lock=sharing._models_lock)
 
     @property
     def sample_rate(self) -> int:

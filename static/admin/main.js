@@ -10,6 +10,7 @@ import { loadCategories } from './categories.js';
 import { loadModels } from './voice_models.js';
 import { loadTasks, pollTasks } from './tasks.js';
 import './synthesis.js';  // the synthesis form (also reached through voice_models.js)
+import './finetune.js';  // the 微调 area (opened from a voice's row)
 
 async function start() {
   for (const select of document.querySelectorAll('.lang-select')) options(select, LANGUAGES, 'all_zh');

@@ -4,4 +4,5 @@ export const state = {
   categories: [], models: { page: 1, total: 0 }, tasks: { page: 1, total: 0, ids: [] },
   taskRows: new Map(),  // task_id -> <tr>, updated in place
   picked: null,         // the voice model chosen for synthesis
+  finetune: null,       // the voice open in the 微调 area: { model, taskId, timer }
 };

@@ -52,7 +52,7 @@ function taskRow(task) {
   };
   const c = row.cells_;
   row.append(cell('任务ID', h('span', { class: 'mono', text: task.task_id })), cell('状态', h('div', {}, c.status, c.reason)),
-    cell('进度', h('div', {}, c.bar, c.count)), cell('文本', h('div', { class: 'clip-text', title: task.text, text: task.text })),
+    cell('进度', h('div', {}, c.bar, c.count)), cell('文本', h('div', { class: 'clip-text', title: task.text, text: task.kind === 'finetune' ? '（微调音模）' : task.text })),
     cell('音模', h('span', { class: 'mono', text: task.model_id || '-' })), cell('时间', c.times), cell('结果', c.result),
     cell('操作', c.remove));
   return row;
@@ -63,7 +63,7 @@ function updateTaskRow(row, task) {
   row.task = task;
   if (row.signature === signature) return;  // nothing changed: leave the row alone
   row.signature = signature;
-  c.status.textContent = STATUS[task.status] || task.status;
+  c.status.textContent = (task.kind === 'finetune' && task.status === 'run') ? '训练中' : STATUS[task.status] || task.status;
   c.status.className = `status ${task.status}`;
   c.reason.replaceChildren();
   if (task.status === 'error') {

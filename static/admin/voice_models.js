@@ -7,6 +7,7 @@ import { ApiError, api, mediaUrl } from './api.js';
 import { categoryChecks, categoryName, checkedValues, loadCategories, renderCategories } from './categories.js';
 import { checkClip, previewAvatar } from './clip.js';
 import { pickModel } from './synthesis.js';
+import { openFinetune } from './finetune.js';
 
 $('m-clip').addEventListener('change', () => checkClip($('m-clip'), $('m-clip-info')));
 $('m-avatar').addEventListener('change', () => previewAvatar($('m-avatar'), $('m-avatar-preview')));
@@ -52,7 +53,8 @@ function modelRow(m) {
   const chips = (m.categories || []).map((id) => h('span', { class: 'chip', text: categoryName(id) }));
   return h('tr', { 'data-id': m.model_id, class: state.picked && state.picked.model_id === m.model_id ? 'selected' : '' },
     cell('头像', h('img', { class: 'avatar', src: mediaUrl(m.avatar_url), alt: '' })),
-    cell('名称', m.model_name), cell('标识', h('span', { class: 'mono', text: m.model_id })),
+    cell('名称', m.model_name, m.weights ? h('div', { class: 'chip', text: '已微调', title: '使用自有权重' }) : null),
+    cell('标识', h('span', { class: 'mono', text: m.model_id })),
     cell('性别', m.gender === 1 ? '男' : '女'), cell('分类', chips.length ? chips : '-'),
     cell('参考文本', h('div', { class: 'clip-text', title: m.prompt_text || '', text: m.prompt_text || '-' }),
       h('div', { class: 'muted', text: `${languageLabel(m.prompt_language)} · ${Number(m.clip_seconds || 0).toFixed(1)} 秒` })),
@@ -61,6 +63,7 @@ function modelRow(m) {
     cell('操作', h('div', { class: 'inline' },
       h('button', { class: 'small', text: '合成', onclick: () => pickModel(m, true) }),
       h('button', { class: 'small', text: '编辑', onclick: () => editModel(m) }),
+      h('button', { class: 'small', text: '微调', onclick: () => openFinetune(m) }),
       h('button', { class: 'small', text: '设置分类', onclick: () => setModelCategories(m) }),
       h('button', { class: 'small danger', text: '删除', onclick: () => deleteModel(m) }))));
 }

@@ -24,6 +24,7 @@ SAMPLES = {
     "task_workers": ("2", 2), "task_retention": ("30m", 1800.0), "task_max_attempts": ("6", 6),
     "redis_url": ("redis://h:1/0", "redis://h:1/0"), "default_voice": ("xiaoyun", "xiaoyun"),
     "batch_sizes": ("4, 1,2", (1, 2, 4)), "parallel_segments": ("3", 3),
+    "voice_weights_cache": ("3", 3), "max_training_clips": ("7", 7), "max_recording_seconds": ("90", 90.0),
 }
 PATHS = ("data_dir", "gpt_path", "sovits_path", "cnhubert_base_path", "bert_path", "sv_path", "ref_audio_dirs")
 SWITCHES = ("load_models", "protect_voice_list", "allow_control", "batching")  # flags without a value

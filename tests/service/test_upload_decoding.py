@@ -103,8 +103,8 @@ def test_long_clip_is_refused_after_decoding_only_the_cap(client, made, png, mon
     decoded = []
     real = clip_decoding.decode_clip
 
-    def spy(path):
-        samples = real(path)
+    def spy(path, *rest):
+        samples = real(path, *rest)
         decoded.append(samples.nbytes)
         return samples
 
@@ -166,13 +166,13 @@ def test_concurrent_decodes_wait_for_a_slot(make_client, made, png, monkeypatch)
     count = {"now": 0, "peak": 0}
     real = clip_decoding.decode_clip
 
-    def counted(path):
+    def counted(path, *rest):
         with lock:
             count["now"] += 1
             count["peak"] = max(count["peak"], count["now"])
         try:
             gate.wait(120)
-            return real(path)
+            return real(path, *rest)
         finally:
             with lock:
                 count["now"] -= 1

@@ -99,3 +99,50 @@ if __name__ == "__main__":
     from GPT_SoVITS.finetune.cli import main
 
     sys.exit(main(sys.argv[1:]))
+
+
+class ExportingDouble(DoubleTrainer):
+    """A stand-in whose exports are real weight files (copies of the golden tiny GPT or SoVITS file, in the
+    protocol's names), so the service really loads the fine-tuned pair. Its events go to `events_path`
+    too (the run folder is removed once the fine-tune is installed). `hold` (set `hold_at` to
+    (model, step)) stops the step until the event is set, without blocking cancellation checks."""
+
+    sources: dict[str, Path] = {}  # "s1" -> a GPT .ckpt, "s2" -> a SoVITS .pth
+    events_path: Path | None = None
+    hold_at: tuple[str, int] | None = None
+    held = threading.Event()  # set when the hold is reached
+    hold = threading.Event()  # set by the test to go on
+    fail_at: tuple[str, int] | None = None
+
+    def _event(self, **event) -> None:
+        super()._event(**event)
+        if self.events_path is not None:
+            with open(self.events_path, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps({"model": self.name, **event}) + "\n")
+
+    def train_step(self, batch: list[int]) -> dict[str, float]:
+        terms = super().train_step(batch)
+        self._event(step=self.step, epoch=self.epoch)
+        if self.fail_at == (self.name, self.step):
+            raise RuntimeError("训练失败（测试）")
+        if self.hold_at == (self.name, self.step):
+            type(self).held.set()
+            type(self).hold.wait(120)
+        return terms
+
+    def export(self, path: Path, name: str) -> Path:
+        import shutil
+
+        target = super().export(path, name)
+        shutil.copyfile(self.sources[self.name], target)
+        return target
+
+
+def register_exporting(gpt: Path, sovits: Path, events: Path | None = None) -> None:
+    """Both models trained by `ExportingDouble`s (in this process) exporting copies of these files."""
+    from GPT_SoVITS.finetune import trainers
+
+    ExportingDouble.sources = {"s1": Path(gpt), "s2": Path(sovits)}
+    ExportingDouble.events_path = events
+    for model in ("s2", "s1"):
+        trainers.FACTORIES[model] = lambda options, data, model=model: ExportingDouble(model, options.out, options.seed)

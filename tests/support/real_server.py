@@ -44,8 +44,10 @@ def golden_weight_args(sovits_version: str = "v2", gpt_version: str = "v2") -> l
 
 
 class RealServer:
-    def __init__(self, data_dir: Path, args: list[str]):
+    def __init__(self, data_dir: Path, args: list[str], script: str = "api_ms.py", env: dict | None = None):
         self.data_dir = Path(data_dir)
+        self.script = script  # a test's launcher may wrap api_ms.py (tests/support/finetune_server.py)
+        self.env = dict(env or {})  # added to this process's environment; may be changed between starts
         self.port: int | None = None  # bound by the server itself (--port 0), read from its log
         self.args = args
         self.log_path = self.data_dir.parent / f"api_ms-{self.data_dir.name}.log"
@@ -66,9 +68,9 @@ class RealServer:
         offset = log_size(self.log_path)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "api_ms.py", "--host", "127.0.0.1", "--port", "0",
+                [sys.executable, self.script, "--host", "127.0.0.1", "--port", "0",
                  "--data-dir", str(self.data_dir), "--device-target", "CPU", *self.args],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GLOG_v": "3"})
+                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GLOG_v": "3", **self.env})
         try:
             self.port = wait_listening(self.proc, self.log_path, offset, timeout)
             wait_healthy(self.proc, self.url, self.log_path, timeout)
@@ -94,6 +96,12 @@ class RealServer:
 
     def log(self) -> str:
         return log_tail(self.log_path, 4000)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up at all, like a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
 
     def stop(self) -> None:
         stop(self.proc, timeout=15)

@@ -1,6 +1,8 @@
 """Voice models (音模): create (avatar + reference clip), list, get, edit, delete, set categories."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
 
@@ -10,6 +12,8 @@ from ..limits import check_fields, check_text
 from ..settings import Settings
 from ..storage.uploads import read_upload
 from ..storage.voice_models import Upload, VoiceModelStore
+from ..storage.voice_weights import record_weights
+from .models import check_weight_file
 
 router = APIRouter(tags=["音模管理"])
 
@@ -111,3 +115,23 @@ def set_voice_model_categories(model_id: str, body: CategoriesBody,
                                store: VoiceModelStore = Depends(deps.voice_models)) -> dict:
     check_fields(body, settings.max_prompt_chars)
     return ok(store.set_categories(model_id, body.categories))
+
+
+class WeightsBody(BaseModel):
+    gpt_path: str | None = Field(None, description="GPT (s1) .ckpt on the server; null: the default pair's")
+    sovits_path: str | None = Field(None, description="SoVITS (s2 generator) .pth on the server; null: the default "
+                                                      "pair's")
+
+
+@router.put("/voice-models/{model_id}/weights", summary="设置音模自己的权重",
+            description="Synthesis with this voice uses these GPT/SoVITS files (loaded on first use, kept in the "
+                        "--voice-weights-cache); both null: back to the default pair. Files a fine-tune made for "
+                        "the voice and no longer used are deleted. data = the updated record.")
+def set_voice_model_weights(model_id: str, body: WeightsBody, settings: Settings = Depends(deps.settings),
+                            store: VoiceModelStore = Depends(deps.voice_models)) -> dict:
+    check_fields(body, settings.max_prompt_chars)
+    store.require(model_id)
+    files = [check_weight_file(path, field) for path, field in ((body.gpt_path, "gpt_path"),
+                                                                  (body.sovits_path, "sovits_path"))]
+    gpt, sovits = (None if path is None else Path(path).expanduser().resolve() for path in files)
+    return ok(store.set_weights(model_id, record_weights(gpt, sovits, False, settings)))

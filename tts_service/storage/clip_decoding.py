@@ -98,13 +98,13 @@ def sniff_format(path: Path) -> str | None:
     return kind or ("mp3" if skipped else None)
 
 
-def ffmpeg_command(path: Path, demuxer: str) -> list[str]:
-    """Decode `path` with exactly `demuxer`, opening only the file itself, to at most DECODE_SECONDS
+def ffmpeg_command(path: Path, demuxer: str, seconds: float = DECODE_SECONDS) -> list[str]:
+    """Decode `path` with exactly `demuxer`, opening only the file itself, to at most `seconds`
     of mono float32 at CLIP_SAMPLE_RATE on stdout."""
     return ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error",
             "-protocol_whitelist", "file", "-format_whitelist", demuxer, "-f", demuxer,
             *_DEMUXER_OPTIONS.get(demuxer, []), "-i", f"file:{path}",
-            "-map", "0:a:0", "-vn", "-sn", "-dn", "-t", f"{DECODE_SECONDS:g}",
+            "-map", "0:a:0", "-vn", "-sn", "-dn", "-t", f"{seconds:g}",
             "-ac", "1", "-ar", str(CLIP_SAMPLE_RATE), "-f", "f32le", "pipe:1"]
 
 
@@ -119,11 +119,11 @@ def _read_capped(stream: BinaryIO, cap: int) -> tuple[bytes, bool]:
     return bytes(data[:cap]), True
 
 
-def _decode_ffmpeg(path: Path) -> np.ndarray:
+def _decode_ffmpeg(path: Path, seconds: float) -> np.ndarray:
     demuxer = sniff_format(path)
     if demuxer is None:
         raise _refuse()
-    process = subprocess.Popen(ffmpeg_command(path, demuxer), stdin=subprocess.DEVNULL,
+    process = subprocess.Popen(ffmpeg_command(path, demuxer, seconds), stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     expired = threading.Event()
 
@@ -134,7 +134,7 @@ def _decode_ffmpeg(path: Path) -> np.ndarray:
     timer = threading.Timer(DECODE_TIMEOUT, expire)
     timer.start()
     try:
-        data, over_cap = _read_capped(process.stdout, DECODE_CAP_BYTES)
+        data, over_cap = _read_capped(process.stdout, int(seconds * CLIP_SAMPLE_RATE) * 4)
         if over_cap:
             process.kill()
         returncode = process.wait()
@@ -153,14 +153,14 @@ def _decode_ffmpeg(path: Path) -> np.ndarray:
     return samples.astype(np.float32)
 
 
-def _decode_sndfile(path: Path) -> np.ndarray:
-    """libsndfile (no ffmpeg installed): at most DECODE_SECONDS of frames read, mixed down block by block."""
+def _decode_sndfile(path: Path, seconds: float) -> np.ndarray:
+    """libsndfile (no ffmpeg installed): at most `seconds` of frames read, mixed down block by block."""
     try:
         with sf.SoundFile(str(path)) as file:
             rate = file.samplerate
             if not 0 < rate <= MAX_INPUT_RATE:
                 raise _refuse()
-            frames = min(file.frames, int(DECODE_SECONDS * rate))
+            frames = min(file.frames, int(seconds * rate))
             blocks = [block.mean(axis=1) for block in
                       file.blocks(blocksize=_SNDFILE_BLOCK, frames=frames, dtype="float32", always_2d=True)]
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
@@ -172,13 +172,14 @@ def _decode_sndfile(path: Path) -> np.ndarray:
         import librosa
 
         mono = librosa.resample(mono, orig_sr=rate, target_sr=CLIP_SAMPLE_RATE)
-    return mono[:DECODE_CAP_SAMPLES].astype(np.float32)
+    return mono[:int(seconds * CLIP_SAMPLE_RATE)].astype(np.float32)
 
 
-def decode_clip(path: Path) -> np.ndarray:
-    """Mono float32 at 32 kHz, at most DECODE_CAP_SAMPLES (more means the clip is too long); ApiError
-    code 3 for anything that is not one of the allowed audio formats or does not decode."""
-    return _decode_ffmpeg(path) if shutil.which("ffmpeg") else _decode_sndfile(path)
+def decode_clip(path: Path, seconds: float = DECODE_SECONDS) -> np.ndarray:
+    """Mono float32 at 32 kHz, at most `seconds` of it (a reference clip: DECODE_SECONDS, more means it is
+    too long; training clips and recordings decode further); ApiError code 3 for anything that is not one
+    of the allowed audio formats or does not decode."""
+    return _decode_ffmpeg(path, seconds) if shutil.which("ffmpeg") else _decode_sndfile(path, seconds)
 
 
 class ClipDecoder:
@@ -205,6 +206,6 @@ class ClipDecoder:
                 self.running -= 1
             self._slots.release()
 
-    def decode(self, path: Path) -> np.ndarray:
+    def decode(self, path: Path, seconds: float = DECODE_SECONDS) -> np.ndarray:
         with self._turn():
-            return decode_clip(path)
+            return decode_clip(path, seconds)

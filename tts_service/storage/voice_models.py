@@ -22,6 +22,8 @@ from .categories import CategoryStore, clean_name, clean_text
 from .ids import check_id
 from .json_store import JsonStore
 from .uploads import NORMALISED_CLIP, ClipDecoder, image_suffix, prepare_clip
+from .training_data import TrainingData
+from .voice_weights import owned_files, pipeline_weights, public_weights
 
 GENDERS = {1: "男", 2: "女"}
 
@@ -68,6 +70,7 @@ class VoiceModelStore:
         self.store = JsonStore(settings.voice_models_file)
         self.categories = categories
         self.decoder = ClipDecoder(settings.max_decodes)  # the app's one bound on clips decoded at once
+        self.training = TrainingData(settings, self.decoder)  # each voice's fine-tuning clips
 
     # ---- reading ---------------------------------------------------------------------------
     def get(self, model_id: str) -> dict | None:
@@ -85,8 +88,15 @@ class VoiceModelStore:
     def clip_path(self, record: dict) -> Path:
         return self.folder(record["model_id"]) / NORMALISED_CLIP
 
-    @staticmethod
-    def public(record: dict) -> dict:
+    def private_folder(self, model_id: str) -> Path:
+        """voices/<model_id>/: training data, fine-tune runs and the voice's own weights (never served)."""
+        return self.settings.voices_dir / model_id
+
+    def weights(self, record: dict):
+        """The voice's own weights for a synthesis (`VoiceWeights`), or None: the default pair."""
+        return pipeline_weights(record, self.settings)
+
+    def public(self, record: dict) -> dict:
         base, version = f"/audio/{record['model_id']}", record.get("updated_at", record["created_at"])
         return {
             "model_id": record["model_id"], "model_name": record["model_name"], "gender": record["gender"],
@@ -96,6 +106,7 @@ class VoiceModelStore:
             "refer_upload_url": f"{base}/{record['refer_upload_file']}?v={version}",
             "clip_seconds": record.get("clip_seconds"),
             "categories": list(record.get("categories", [])),
+            "weights": public_weights(record, self.settings),
             "created_at": record["created_at"], "updated_at": version,
         }
 
@@ -223,7 +234,24 @@ class VoiceModelStore:
             if touched:
                 self.store.write(items)
 
+    def set_weights(self, model_id: str, weights: dict | None) -> dict:
+        """Switch the voice to `weights` (a record's `weights`, see voice_weights.py; None: the default pair)
+        in one store write; the files the old weights owned and the new ones do not are deleted after."""
+        with self.store.locked():
+            items = self.store.read()
+            record = next((m for m in items if m["model_id"] == model_id), None)
+            if record is None:
+                raise ApiError(RESOURCE, "音模不存在", 404)
+            stale = owned_files(record.get("weights"), self.settings) - owned_files(weights, self.settings)
+            record["weights"] = weights
+            record["updated_at"] = max(int(time.time()), record.get("updated_at", 0) + 1)
+            self.store.write(items)
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return self.public(record)
+
     def delete(self, model_id: str) -> None:
+        """The record, its served folder audio/<id>/ and its private one voices/<id>/ (its own weights too)."""
         check_id(model_id, "model_id")
         self.settings.staging_dir.mkdir(parents=True, exist_ok=True)
         trash = self.settings.staging_dir / f"deleted-{model_id}-{uuid.uuid4().hex[:8]}"
@@ -233,6 +261,11 @@ class VoiceModelStore:
             if len(kept) == len(items):
                 raise ApiError(RESOURCE, "音模不存在", 404)
             self.store.write(kept)
-            if self.folder(model_id).exists():
-                self.folder(model_id).rename(trash)
+            trash.mkdir()
+            for folder in (self.folder(model_id), self.private_folder(model_id)):
+                if folder.exists():
+                    folder.rename(trash / folder.parent.name)
+            owned = owned_files(next(m for m in items if m["model_id"] == model_id).get("weights"), self.settings)
+        for path in owned:  # owned weights live in the private folder; this covers any left outside it
+            path.unlink(missing_ok=True)
         shutil.rmtree(trash, ignore_errors=True)

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from GPT_SoVITS.pipeline import SynthesisOptions
 
 from ..envelope import busy, error_response
+from ..finetuning import Finetuner
 from ..health import HealthProbes
 from ..schemas import SynthesisRequest
 from . import retention
@@ -44,9 +45,12 @@ def build_queue(app: FastAPI) -> TaskQueue:
         """A stored task's request, decoded when it runs (its voice model is read then, as it is now)."""
         return SynthesisRequest.model_validate(entry).to_options(state.settings, state.voice_models)
 
+    # Fine-tunes yield to syntheses between training steps: they wait while any runs or waits for a slot.
+    finetuner = Finetuner(settings, state.voice_models, yield_to=state.synthesis_slots.wait_until_idle)
     return TaskQueue(make_backend(settings), TaskLogs(settings.logs_dir), settings.output_dir / OUTPUT_SUBDIR,
                      resolve=options, engine=state.engine, workers=settings.task_workers,
-                     max_attempts=settings.task_max_attempts, limits=TaskLimits.from_settings(settings))
+                     max_attempts=settings.task_max_attempts, limits=TaskLimits.from_settings(settings),
+                     finetuner=finetuner)
 
 
 async def _store_away(request: Request, exc: Exception) -> JSONResponse:

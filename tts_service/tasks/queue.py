@@ -28,6 +28,7 @@ from GPT_SoVITS.pipeline import CancelledError, SynthesisError, SynthesisOptions
 
 from ..engine import SpeechEngine
 from ..envelope import ApiError
+from ..finetuning import FINETUNE, Finetuner
 from . import files
 from .backend import TaskBackend
 from .limits import TaskLimits
@@ -45,10 +46,11 @@ Resolve = Callable[[dict], SynthesisOptions]  # the stored request fields -> opt
 class TaskQueue:
     def __init__(self, backend: TaskBackend, logs: TaskLogs, output_dir: Path, *, resolve: Resolve,
                  engine: SpeechEngine, workers: int = 1, max_attempts: int = 3,
-                 retry_delays: tuple[float, float] | None = None, limits: TaskLimits = TaskLimits()):
+                 retry_delays: tuple[float, float] | None = None, limits: TaskLimits = TaskLimits(),
+                 finetuner: Finetuner | None = None):
         self.backend, self.logs, self.limits = backend, logs, limits
         self.output_dir = Path(output_dir)
-        self.resolve, self.engine = resolve, engine
+        self.resolve, self.engine, self.finetuner = resolve, engine, finetuner
         self.workers, self.max_attempts = max(1, workers), max(1, max_attempts)
         self._tasks: list[asyncio.Task] = []
         self._executor: ThreadPoolExecutor | None = None
@@ -81,6 +83,8 @@ class TaskQueue:
         for task_id in report.queued:
             self.logs.write(task_id, "queued again after a restart")
         self._remove_orphan_audio()
+        if self.finetuner is not None:
+            self.finetuner.sweep(self.backend.get)
         return report
 
     def _remove_orphan_audio(self) -> None:
@@ -234,7 +238,10 @@ class TaskQueue:
     def _attempt(self, entry: dict) -> None:
         task_id = entry["task_id"]
         try:
-            self._synthesize(entry)
+            if entry.get("kind") == FINETUNE:
+                self._finetune(entry)
+            else:
+                self._synthesize(entry)
         except GaveUp:
             raise
         except CancelledError:
@@ -262,9 +269,7 @@ class TaskQueue:
             else:
                 lost.set()
 
-        def should_cancel() -> bool:
-            return task_id in self._cancelled or self._stopping.is_set() or lost.is_set()
-
+        should_cancel = self._cancel_check(task_id, lost)
         options = self.resolve(entry)
         sample_rate, audio = self.engine.synthesize(options, on_progress=on_progress, should_cancel=should_cancel)
         if should_cancel():
@@ -282,6 +287,39 @@ class TaskQueue:
             return
         files.move(pending, self.audio_path(task_id))
         self.logs.write(task_id, f"done result={task_id}.wav seconds={len(audio) / sample_rate:.2f}")
+
+    def _cancel_check(self, task_id: str, lost: threading.Event) -> Callable[[], bool]:
+        """What a running task polls between segments (or training steps): stop when cancelled, at
+        shutdown, or once the backend refused one of its writes."""
+        return lambda: task_id in self._cancelled or self._stopping.is_set() or lost.is_set()
+
+    def _finetune(self, entry: dict) -> None:
+        """A `finetune` task (finetuning.py): progress fields as it trains; done with the voice's new weights.
+        A cancelled or failed run's folder is removed; one stopped by a shutdown is kept to resume from."""
+        task_id = entry["task_id"]
+        lost = threading.Event()
+
+        def report(fields: dict) -> None:
+            self._running.get(task_id, {}).update(fields)
+            try:
+                if not self.backend.update(task_id, **fields):
+                    lost.set()
+            except self.backend.transient_errors as exc:  # progress is only a hint
+                log.warning("task %s: progress not recorded (%s)", task_id, exc)
+
+        should_cancel = self._cancel_check(task_id, lost)
+        if self.finetuner is None:
+            raise SynthesisError("本服务未启用微调")
+        try:
+            weights = self.finetuner.run(entry, report, should_cancel)
+        except BaseException as exc:
+            if not (isinstance(exc, CancelledError) and self._stopping.is_set() and task_id not in self._cancelled):
+                self.finetuner.discard(entry)
+            raise
+        done = self._retry(f"task {task_id}: finish", lambda: self.backend.finish(
+            task_id, DONE, progress=100, eta_seconds=0, reason=None, error=None, weights=weights))
+        if done is not None:
+            self.logs.write(task_id, f"done: voice {entry['model_id']} uses its fine-tuned weights")
 
     def _landed(self, task_id: str, attempt: int) -> dict | None:
         """A `finish` refused because the task is already done by this very attempt: an earlier try

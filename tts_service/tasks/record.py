@@ -13,6 +13,10 @@ WAIT, RUN, DONE, ERROR = "wait", "run", "done", "error"
 LIVE = (WAIT, RUN)
 TERMINAL = (DONE, ERROR)
 
+# What a task does: a synthesis (the default, and what entries without `kind` are), or a voice's
+# fine-tune (tts_service/finetuning.py, its own progress fields: stage, epoch, step, loss, eta_seconds).
+SYNTHESIS = "synthesis"
+
 # Why a task ended in `error`.
 FAILED = "failed"  # the synthesis raised (bad input, missing weights, ...); `error` has the message
 CANCELLED = "cancelled"  # the client deleted it while it ran

@@ -20,7 +20,7 @@ from ..settings import Settings
 from ..storage.ids import check_id, check_user_id
 from ..storage.voice_models import VoiceModelStore
 from .queue import TaskQueue
-from .record import DONE, new_task_id
+from .record import DONE, SYNTHESIS, new_task_id
 from .schemas import TaskQueryRequest, TaskSubmitRequest
 
 router = APIRouter(prefix="/voice-tasks", tags=["任务队列"])
@@ -57,7 +57,7 @@ async def submit_task(body: TaskSubmitRequest, queue: TaskQueue = Depends(deps.t
     # Check the request now (language, cut, model, clip path, text length): a bad one fails here with
     # code 3 / 2 instead of an `error` task later. The options are built again when the task runs.
     await asyncio.to_thread(body.to_options, settings, models)
-    entry = await queue.submit(user_id, task_id, body.synthesis_fields())
+    entry = await queue.submit(user_id, task_id, {**body.synthesis_fields(), "kind": SYNTHESIS})
     if entry is None:
         raise ApiError(RESOURCE, "任务已存在", 409)
     return ok(entry)
