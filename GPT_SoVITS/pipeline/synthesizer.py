@@ -33,7 +33,8 @@ from .models import Models, load_models
 from .options import Batching, ModelPaths, SynthesisOptions
 from .scheduler import SegmentsAhead, SemanticScheduler, TokenStream
 from .reference import LruCache, ReferenceAudio, analyse_reference, clip_identity
-from .text_features import TextFeatures, fit_to_bert, prepare_prompt_text, split_target_text, text_features
+from .text_features import (TextFeatures, features_of_phones, fit_to_bert, phones, prepare_prompt_text,
+                            split_target_text)
 
 ProgressHook = Callable[[int, int], None]  # (segments done, segments in total)
 CancelCheck = Callable[[], bool]
@@ -110,8 +111,13 @@ class Synthesizer:
     def prompt_features(self, prompt_text: str, language: str) -> TextFeatures:
         version = self.models.symbol_version
         key = (prompt_text, language, version)
-        return self._prompts.get_or_compute(key, lambda: self._locked(text_features, self.models, prompt_text,
-                                                                       language, version))
+        return self._prompts.get_or_compute(key, lambda: self._text_features(prompt_text, language))
+
+    def _text_features(self, text: str, language: str) -> TextFeatures:
+        """The frontend (pure Python) runs without the models' lock, beside other requests' decoding
+        steps; only BERT takes the lock."""
+        result = phones(text, language, self.models.symbol_version)
+        return self._locked(features_of_phones, self.models, text, result)
 
     def _locked(self, fn, *args):
         with self._models_lock.request():
@@ -190,7 +196,7 @@ class Synthesizer:
 
     def _gpt_inputs(self, text: str, options: SynthesisOptions, prompt: TextFeatures | None):
         """The segment's features, and the GPT's phonemes and BERT features (prompt text first)."""
-        target = self._locked(text_features, self.models, text, options.text_language, self.models.symbol_version)
+        target = self._text_features(text, options.text_language)
         if prompt is None:
             return target, target.phone_ids, target.bert
         return target, prompt.phone_ids + target.phone_ids, np.concatenate([prompt.bert, target.bert], axis=1)

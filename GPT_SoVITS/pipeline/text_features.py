@@ -126,7 +126,12 @@ def phones(text: str, language: str, version: str):
 
 
 def text_features(models: Models, text: str, language: str, version: str) -> TextFeatures:
-    result = phones(text, language, version)
+    return features_of_phones(models, text, phones(text, language, version))
+
+
+def features_of_phones(models: Models, text: str, result) -> TextFeatures:
+    """The model part of `text_features` (BERT), given the frontend's `phones` of `text`: the caller may
+    run the frontend, pure Python, without holding the models."""
     if not result.phone_ids:
         raise InputError(f"文本没有可发音的内容 (nothing pronounceable in {text!r})")
     try:

@@ -4,6 +4,7 @@ and `word2ph`, and zeros for the others)."""
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 from .cleaner import clean_text
@@ -67,8 +68,19 @@ def _segment(lang: str, text: str, version: str) -> Segment:
     return Segment(lang, text, norm_text, phones, cleaned_text_to_sequence(phones, version), word2ph)
 
 
+# The frontend's libraries (pyopenjtalk's one OpenJTalk instance, jieba's and g2p_en's lazy loading) are not
+# known to be thread-safe, and callers run it outside the models' lock: one text at a time. Whoever calls
+# `clean_text` directly takes it too.
+FRONTEND_LOCK = threading.RLock()
+
+
 def get_phones(text: str, mode: str, version: str = "v2") -> Phones:
     """The segments of the reference's get_phones_and_bert(text, mode, version), final attempt."""
+    with FRONTEND_LOCK:
+        return _get_phones(text, mode, version)
+
+
+def _get_phones(text: str, mode: str, version: str) -> Phones:
     mode = to_mode(mode)
     text = re.sub(r" {2,}", " ", text)
     segments = [_segment(lang, piece, version) for lang, piece in split_by_mode(text, mode)]

@@ -3,6 +3,7 @@ so synthesis, chunked streaming and both warm-ups must go through the protocols 
 from __future__ import annotations
 
 import logging
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -191,3 +192,34 @@ def test_both_warm_ups_run_every_models_own_stages(synthesizer, caplog):
     assert {f"{name}.start" for name in names} <= set(timings)
     assert {f"{name}.later" for name in names} <= set(later)
     assert {"reference", "gpt", "sovits"} <= set(timings)
+
+
+def test_the_text_frontend_runs_while_another_request_holds_the_models(synthesizer, clip, monkeypatch):
+    """g2p is pure Python: it must not wait for the models (a batch's decoding steps), only BERT does."""
+    from GPT_SoVITS.pipeline import synthesizer as module
+
+    frontend_ran = threading.Event()
+    real_phones = module.phones
+    monkeypatch.setattr(module, "phones", lambda *args: (frontend_ran.set(), real_phones(*args))[1])
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_models():
+        with synthesizer._models_lock.request():
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_models)
+    holder.start()
+    assert holding.wait(30)
+    options = SynthesisOptions(ref_wav_path=clip, text="你好。", prompt_text="今天天气不错。")
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(synthesizer.synthesize(options)))
+    worker.start()
+    try:
+        assert frontend_ran.wait(30)  # while the models are still held
+        assert not result
+    finally:
+        release.set()
+        holder.join(30)
+        worker.join(60)
+    assert result and result[0][1].size

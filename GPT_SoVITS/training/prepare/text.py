@@ -60,11 +60,13 @@ def check_language(text: str, language: str, name: str) -> None:
 def clip_text(bert: TextFeatureModel, text: str, language: str, symbols: str, name: str) -> ClipText:
     """Phonemes and BERT features of one transcript (`symbols`: the model version's symbol set)."""
     from GPT_SoVITS.text.cleaner import clean_text
+    from GPT_SoVITS.text.routing import FRONTEND_LOCK
     from GPT_SoVITS.text.symbols import cleaned_text_to_sequence
 
     check_language(text, language, name)
     try:
-        phones, word2ph, norm_text = clean_text(reference_text(text), language, symbols)
+        with FRONTEND_LOCK:  # the service may be synthesising meanwhile
+            phones, word2ph, norm_text = clean_text(reference_text(text), language, symbols)
         ids = cleaned_text_to_sequence(phones, symbols)
     except Exception as exc:  # the frontend's failures on odd text are the transcript's
         raise ClipError(name, f"文本处理失败：{exc}", f"the text frontend failed on {text!r}: {exc}") from exc
