@@ -81,10 +81,14 @@ class StyleAttention(nn.Cell):
         b, t, _ = x.shape
         return x.reshape(b, t, self.n_heads, self.d_k).transpose(0, 2, 1, 3)
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
+    def construct(self, x: ms.Tensor, padding: ms.Tensor | None = None) -> ms.Tensor:
+        """x [B, T, C]; `padding` [B, T] (True at padded frames): those keys get no weight."""
         b, t, c = x.shape
         q, k, v = self._heads(self.w_qs(x)), self._heads(self.w_ks(x)), self._heads(self.w_vs(x))
-        p_attn = ops.softmax(ops.matmul(q, k.transpose(0, 1, 3, 2)) / self.temperature, -1)
+        scores = ops.matmul(q, k.transpose(0, 1, 3, 2)) / self.temperature
+        if padding is not None:
+            scores = ops.masked_fill(scores, padding.reshape(b, 1, 1, t), ms.Tensor(float("-inf"), scores.dtype))
+        p_attn = ops.softmax(scores, -1)
         out = ops.matmul(p_attn, v).transpose(0, 2, 1, 3).reshape(b, t, c)
         return self.fc(out) + x
 
@@ -97,10 +101,16 @@ class MelStyleEncoder(nn.Cell):
         self.slf_attn = StyleAttention(STYLE_HEADS, STYLE_HIDDEN)
         self.fc = LinearNorm(STYLE_HIDDEN, out_dim)
 
-    def construct(self, spec: ms.Tensor) -> ms.Tensor:
-        """spec [B, F, T] -> ge [B, out_dim, 1]."""
+    def construct(self, spec: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
+        """spec [B, F, T] -> ge [B, out_dim, 1]; `mask` [B, 1, T] (training's padded batches): padded
+        frames are zeroed before the attention, hidden from it as keys, and left out of the mean."""
         x = self.spectral(spec.transpose(0, 2, 1)).transpose(0, 2, 1)
         for glu in self.temporal:
             x = glu(x)
-        x = self.fc(self.slf_attn(x.transpose(0, 2, 1)))
-        return x.mean(1).expand_dims(-1)
+        x = x.transpose(0, 2, 1)  # [B, T, C]
+        if mask is None:
+            return self.fc(self.slf_attn(x)).mean(1).expand_dims(-1)
+        valid = mask.squeeze(1).expand_dims(-1)  # [B, T, 1]
+        x = self.fc(self.slf_attn(x * valid, mask.squeeze(1) == 0))
+        # As the reference: each frame divided by the length, then summed.
+        return (x * valid / ops.sum(valid, 1, keepdim=True)).sum(1).expand_dims(-1)
