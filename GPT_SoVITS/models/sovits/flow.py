@@ -10,6 +10,7 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..layers import tanh
 from .layers import Conv1d
 
 # Hard-coded by the reference's SynthesizerTrn: ResidualCouplingBlock(inter, hidden, 5, 1, 4, gin).
@@ -20,7 +21,7 @@ N_FLOWS = 4
 
 
 def gated_activation(x: ms.Tensor, n_channels: int) -> ms.Tensor:
-    return ops.tanh(x[:, :n_channels]) * ops.sigmoid(x[:, n_channels:])
+    return tanh(x[:, :n_channels]) * ops.sigmoid(x[:, n_channels:])
 
 
 class WN(nn.Cell):

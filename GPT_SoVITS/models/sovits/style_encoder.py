@@ -11,7 +11,7 @@ import math
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..layers import Linear
+from ..layers import Linear, mish
 from .layers import Conv1d
 
 STYLE_HIDDEN = 128
@@ -37,8 +37,8 @@ class Spectral(nn.Cell):
         self.insert_child_to_cell("3", LinearNorm(hidden, hidden))
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
-        x = ops.mish(self._cells["0"](x))
-        return ops.mish(self._cells["3"](x))
+        x = mish(self._cells["0"](x))
+        return mish(self._cells["3"](x))
 
 
 class ConvNorm(nn.Cell):
