@@ -77,7 +77,7 @@ def test_resume_continues_exactly(tmp_path: Path):
     first.save_state(tmp_path / "state")
     resumed = golden.trainer(VERSION)
     resumed.load_state(tmp_path / "state")
-    assert (resumed.epoch, resumed.step) == (2, 1)
+    assert (resumed.epoch, resumed.step) == (1, 1)
     again = resumed.train_step(batch)
     assert again == second
     after, expected = _params(resumed), _params(straight)
@@ -99,7 +99,8 @@ def test_learning_rates_follow_the_reference_schedule():
 @pytest.mark.parametrize("version", [VERSION, "v2Pro"])
 def test_export_is_the_web_uis_file_and_loads_for_inference(tmp_path: Path, version):
     trainer = golden.trainer(version)
-    path = trainer.export(tmp_path, "voice_e1_s0")
+    trainer.end_epoch()
+    path = trainer.export(tmp_path, "voice")
     assert path == tmp_path / "voice_e1_s0.pth"
     expected_tag = versions.VERSIONS[version].tag if versions.is_pro(version) else b"PK"
     assert version_tag(path) == expected_tag
@@ -122,7 +123,9 @@ def test_from_pretrained_reads_generator_and_discriminator_files(tmp_path: Path)
     hps = golden.meta(VERSION)["hps"]
     with pytest.raises(Exception, match="wrong shape|unexpected|missing"):
         S2Trainer.from_pretrained(tmp_path / "G.pth", tmp_path / "D.pth", VERSION, hps)  # the narrow D
-    trainer = S2Trainer.from_pretrained(tmp_path / "G.pth", None, VERSION, hps, learning_rate=0.5)
-    assert trainer.step_fn.optim_g.groups[0].lr == pytest.approx(0.5 * hps["train"]["lr_decay"])
+    trainer = S2Trainer.from_pretrained(tmp_path / "G.pth", None, VERSION, hps, learning_rate=0.5,
+                                        learning_rate_scale=0.1, exp_name="voice", batch_size=3)
+    assert trainer.step_fn.optim_g.groups[0].lr == pytest.approx(0.05 * hps["train"]["lr_decay"])
+    assert trainer.hps["name"] == "voice" and trainer.hps["train"]["batch_size"] == 3
     for name, p in trainer.net_g.parameters_and_names():
         np.testing.assert_array_equal(p.asnumpy(), g[name], err_msg=name)

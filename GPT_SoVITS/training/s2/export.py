@@ -22,9 +22,9 @@ POSTERIOR_PREFIX = "enc_q"
 
 
 def export_sovits(path: Path, state: Mapping[str, np.ndarray], hps: Mapping[str, Any], version: str, *,
-                  epoch: int, steps: int, name: str) -> Path:
+                  epoch: int, steps: int) -> Path:
     weight = {k: np.asarray(v).astype(np.float16) for k, v in state.items() if POSTERIOR_PREFIX not in k}
-    config = HParams({**hps, "name": name, "model": {**hps["model"], "version": version}})
+    config = HParams({**hps, "model": {**hps["model"], "version": version}})
     obj = OrderedDict(weight=weight, config=config, info=f"{epoch}epoch_{steps}iteration")  # as savee
     header = versions.VERSIONS[version].tag if versions.is_pro(version) else ZIP_MAGIC
     path.parent.mkdir(parents=True, exist_ok=True)

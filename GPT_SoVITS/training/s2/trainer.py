@@ -87,16 +87,22 @@ class S2Trainer:
         self.lr_decay = float(train["lr_decay"])
         for optim in (optim_g, optim_d):  # s2_train.py: `for _ in range(epoch_str): scheduler.step()`
             optim.schedule_step(self.lr_decay)
-        self.epoch, self.step = 1, 0
+        self.epoch, self.step = 0, 0  # epochs completed, steps taken (the reference's epoch e is our epoch + 1)
         self._source: BatchSource | None = None
 
     @classmethod
     def from_pretrained(cls, g_path: str | Path, d_path: str | Path | None, version: str,
-                        hps: Mapping[str, Any] | None = None, **train: Any) -> "S2Trainer":
+                        hps: Mapping[str, Any] | None = None, *, learning_rate_scale: float = 1.0,
+                        exp_name: str | None = None, **train: Any) -> "S2Trainer":
         """The released (or any training) G / D files (`{"weight": state dict, ...}`); `hps` defaults to
-        the reference's s2 config of `version`, `train` overrides its train keys (learning_rate, ...)."""
+        the reference's s2 config of `version`; `train` overrides its train keys by name (batch_size,
+        epochs, learning_rate, text_low_lr_rate, seed, ...); `learning_rate_scale` multiplies the learning
+        rate; `exp_name` is the config's `name` (the web UI's experiment name) in exports."""
         hps = dict(hps) if hps is not None else s2config.default_hps(version)
         hps["train"] = {**hps["train"], **train}
+        hps["train"]["learning_rate"] = float(hps["train"]["learning_rate"]) * learning_rate_scale
+        if exp_name is not None:
+            hps["name"] = exp_name
         g = {k: np.asarray(v, np.float32) for k, v in read_torch_checkpoint(g_path)["weight"].items()}
         d = None if d_path is None else {
             k: np.asarray(v, np.float32) for k, v in read_torch_checkpoint(d_path)["weight"].items()}
@@ -151,6 +157,8 @@ class S2Trainer:
         self.rng.bit_generator.state = scalars["rng"]
 
     def export(self, path: Path, name: str) -> Path:
-        """The web UI's SoVITS weights file (process_ckpt.savee): `<path>/<name>.pth`."""
-        return export_sovits(Path(path) / f"{name}.pth", _state_of(self.net_g), self.hps, self.version,
-                             epoch=self.epoch, steps=self.step, name=name)
+        """The web UI's SoVITS weights file (process_ckpt.savee), named as s2_train.py names it:
+        `<path>/<name>_e<epoch>_s<step>.pth`."""
+        file_name = f"{name}_e{self.epoch}_s{self.step}"
+        return export_sovits(Path(path) / f"{file_name}.pth", _state_of(self.net_g), self.hps, self.version,
+                             epoch=self.epoch, steps=self.step)
