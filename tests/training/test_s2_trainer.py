@@ -129,3 +129,40 @@ def test_from_pretrained_reads_generator_and_discriminator_files(tmp_path: Path)
     assert trainer.hps["name"] == "voice" and trainer.hps["train"]["batch_size"] == 3
     for name, p in trainer.net_g.parameters_and_names():
         np.testing.assert_array_equal(p.asnumpy(), g[name], err_msg=name)
+
+
+class _Clip:
+    def __init__(self, name: str, seconds: float):
+        self.name, self.seconds = name, seconds
+
+
+class _Prepared:
+    """A stand-in for PreparedDataset: `version`, `clips` (records with name and seconds) and `load`."""
+
+    def __init__(self, version: str, seconds: list[float], rate: int, hop: int):
+        self.version = version
+        self.clips = [_Clip(f"clip{i}", s) for i, s in enumerate(seconds)]
+        rng = np.random.default_rng(0)
+        self._arrays = {}
+        for clip in self.clips:
+            n = int(round(clip.seconds * rate))
+            self._arrays[clip.name] = {"audio32k": rng.uniform(-0.3, 0.3, n).astype(np.float32),
+                                       "ssl": rng.standard_normal((768, n // hop)).astype(np.float32),
+                                       "phones": rng.integers(1, 300, 12), "sv": np.zeros(20480, np.float32)}
+
+    def load(self, name: str) -> dict[str, np.ndarray]:
+        return self._arrays[name]
+
+
+def test_batches_from_a_prepared_folder():
+    trainer = golden.trainer(VERSION)
+    d = trainer.hps["data"]
+    data = _Prepared(VERSION, [1.0, 1.2, 0.5, 1.5], d["sampling_rate"], d["hop_length"])  # 0.5 s is too short
+    batches = list(trainer.batches(data, batch_size=2, epoch=0))
+    # 4 clips repeated max(2, 100 // 4) = 25 times, the 0.5 s one dropped: 75 in one bucket (32-300 frames),
+    # topped up to 76, 38 batches
+    assert len(batches) == 38
+    first = batches[0]
+    assert first.spec.shape[0] == 2 and first.ssl.shape[-1] == first.spec.shape[-1]
+    assert (first.spec_lengths[0] >= first.spec_lengths[1]) and first.sv is None
+    assert {int(n) for b in batches for n in b.spec_lengths} <= {50, 60, 75}
