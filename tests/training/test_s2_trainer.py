@@ -166,3 +166,21 @@ def test_batches_from_a_prepared_folder():
     assert first.spec.shape[0] == 2 and first.ssl.shape[-1] == first.spec.shape[-1]
     assert (first.spec_lengths[0] >= first.spec_lengths[1]) and first.sv is None
     assert {int(n) for b in batches for n in b.spec_lengths} <= {50, 60, 75}
+
+
+def test_dropout_masks_replay_within_a_step_and_stay_off_without_a_seed():
+    """Both generator passes of a step must drop the same units: one seed gives one output."""
+    from dataclasses import replace
+
+    from GPT_SoVITS.training.s2.step import tensors
+
+    trainer = golden.trainer(VERSION)
+    step, t = trainer.step_fn, tensors(golden.batch(VERSION))
+    off = golden.draws(VERSION)
+    assert trainer.hps["model"]["p_dropout"] > 0
+    base = step.generate(t, off).y_hat.asnumpy()
+    a = step.generate(t, replace(off, dropout_seed=5)).y_hat.asnumpy()
+    np.testing.assert_array_equal(a, step.generate(t, replace(off, dropout_seed=5)).y_hat.asnumpy())
+    assert np.abs(a - base).max() > 1e-4
+    assert np.abs(a - step.generate(t, replace(off, dropout_seed=6)).y_hat.asnumpy()).max() > 1e-4
+    np.testing.assert_array_equal(base, step.generate(t, off).y_hat.asnumpy())

@@ -12,6 +12,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..layers import zero_pad, zeros_parameter
+from .dropout import dropout
 from .layers import Conv1d
 
 MASKED_SCORE = -1e4  # the reference's fill for masked attention scores
@@ -40,6 +41,7 @@ class MultiHeadAttention(nn.Cell):
         self.n_heads = n_heads
         self.k_channels = channels // n_heads
         self.window_size = window_size
+        self.p_dropout = 0.0  # training sets the config's rate (see dropout.py)
         self.conv_q = Conv1d(channels, channels, 1)
         self.conv_k = Conv1d(channels, channels, 1)
         self.conv_v = Conv1d(channels, channels, 1)
@@ -69,7 +71,7 @@ class MultiHeadAttention(nn.Cell):
             scores = scores + _relative_to_absolute(rel_logits)
         if mask is not None:
             scores = ops.masked_fill(scores, mask == 0, ms.Tensor(MASKED_SCORE, scores.dtype))
-        p_attn = ops.softmax(scores, -1)
+        p_attn = dropout(ops.softmax(scores, -1), self.p_dropout)
         out = ops.matmul(p_attn, v)
         if self.window_size is not None:
             rel_v = self._relative_embeddings(self.emb_rel_v, t_s)
@@ -110,6 +112,7 @@ class FFN(nn.Cell):
         self.conv_1 = Conv1d(in_channels, filter_channels, kernel_size)
         self.conv_2 = Conv1d(filter_channels, out_channels, kernel_size)
         self.pad = ((kernel_size - 1) // 2, kernel_size // 2)
+        self.p_dropout = 0.0
 
     def _same(self, x: ms.Tensor) -> ms.Tensor:
         return zero_pad(x, -1, *self.pad)
@@ -118,7 +121,7 @@ class FFN(nn.Cell):
         if mask is None:
             x = ops.relu(self.conv_1(self._same(x)))
             return self.conv_2(self._same(x))
-        x = ops.relu(self.conv_1(self._same(x * mask)))
+        x = dropout(ops.relu(self.conv_1(self._same(x * mask))), self.p_dropout)
         return self.conv_2(self._same(x * mask)) * mask
 
 
@@ -134,6 +137,14 @@ class Encoder(nn.Cell):
         self.ffn_layers = nn.CellList(
             [FFN(hidden_channels, hidden_channels, filter_channels, kernel_size) for _ in range(n_layers)])
         self.norm_layers_2 = nn.CellList([ChannelLayerNorm(hidden_channels) for _ in range(n_layers)])
+        self.p_dropout = 0.0
+
+    def set_dropout(self, rate: float) -> None:
+        """The reference's p_dropout, used in training (after attention and FFN, on the attention
+        weights, inside the FFN)."""
+        self.p_dropout = rate
+        for attn, ffn in zip(self.attn_layers, self.ffn_layers):
+            attn.p_dropout = ffn.p_dropout = rate
 
     def construct(self, x: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
         """x [B, C, T]; `mask` [B, 1, T] (training's padded batches) or None (all frames valid)."""
@@ -142,6 +153,6 @@ class Encoder(nn.Cell):
             x = x * mask
         for attn, norm_1, ffn, norm_2 in zip(self.attn_layers, self.norm_layers_1, self.ffn_layers,
                                              self.norm_layers_2):
-            x = norm_1(x + attn(x, x, attn_mask))
-            x = norm_2(x + ffn(x, mask))
+            x = norm_1(x + dropout(attn(x, x, attn_mask), self.p_dropout))
+            x = norm_2(x + dropout(ffn(x, mask), self.p_dropout))
         return x if mask is None else x * mask

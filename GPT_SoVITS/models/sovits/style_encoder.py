@@ -12,6 +12,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..layers import Linear, mish
+from .dropout import STYLE_DROPOUT, dropout
 from .layers import Conv1d
 
 STYLE_HIDDEN = 128
@@ -37,8 +38,8 @@ class Spectral(nn.Cell):
         self.insert_child_to_cell("3", LinearNorm(hidden, hidden))
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
-        x = mish(self._cells["0"](x))
-        return mish(self._cells["3"](x))
+        x = dropout(mish(self._cells["0"](x)), STYLE_DROPOUT)
+        return dropout(mish(self._cells["3"](x)), STYLE_DROPOUT)
 
 
 class ConvNorm(nn.Cell):
@@ -60,7 +61,7 @@ class Conv1dGLU(nn.Cell):
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
         y = self.conv1(x)
-        return x + y[:, :self.channels] * ops.sigmoid(y[:, self.channels:])
+        return x + dropout(y[:, :self.channels] * ops.sigmoid(y[:, self.channels:]), STYLE_DROPOUT)
 
 
 class StyleAttention(nn.Cell):
@@ -88,9 +89,9 @@ class StyleAttention(nn.Cell):
         scores = ops.matmul(q, k.transpose(0, 1, 3, 2)) / self.temperature
         if padding is not None:
             scores = ops.masked_fill(scores, padding.reshape(b, 1, 1, t), ms.Tensor(float("-inf"), scores.dtype))
-        p_attn = ops.softmax(scores, -1)
+        p_attn = dropout(ops.softmax(scores, -1), STYLE_DROPOUT)
         out = ops.matmul(p_attn, v).transpose(0, 2, 1, 3).reshape(b, t, c)
-        return self.fc(out) + x
+        return dropout(self.fc(out), STYLE_DROPOUT) + x
 
 
 class MelStyleEncoder(nn.Cell):

@@ -58,11 +58,15 @@ class GeneratorOutput:
 
 
 class SynthesizerTrain(SynthesizerTrn):
-    def __init__(self, cfg: SoVITSConfig, posterior_layers: int = POSTERIOR_LAYERS):
+    def __init__(self, cfg: SoVITSConfig, posterior_layers: int = POSTERIOR_LAYERS, p_dropout: float = 0.0):
+        """`p_dropout`: the config's rate for the text encoder's transformers (MRTE has none); it and the
+        style encoder's fixed rate apply inside `dropout.masks` only (the trainer's steps)."""
         super().__init__(cfg)
         self.enc_q = PosteriorEncoder(cfg.spec_channels, cfg.inter_channels, cfg.hidden_channels,
                                       cfg.gin_channels, posterior_layers)
         weight_normed(self, WEIGHT_NORMED)
+        for encoder in (self.enc_p.encoder_ssl, self.enc_p.encoder_text, self.enc_p.encoder2):
+            encoder.set_dropout(p_dropout)
 
     def trainable(self) -> list[ms.Parameter]:
         return [p for name, p in self.parameters_and_names() if not name.startswith(FROZEN_PREFIXES)]

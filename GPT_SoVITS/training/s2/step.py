@@ -17,6 +17,7 @@ from mindspore import ops
 
 from ...audio.mel import MelSpectrogram, spec_to_mel
 from ...models.sovits.discriminator import MultiPeriodDiscriminator
+from ...models.sovits.dropout import masks
 from ...models.sovits.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
 from ...models.sovits.training import SynthesizerTrain, slice_segments
 from .optim import AdamW
@@ -38,9 +39,11 @@ class S2Batch:
 
 @dataclass
 class Draws:
-    """The step's random draws: the posterior's noise [B, inter, T] and the segment starts [B] (frames)."""
+    """The step's random draws: the posterior's noise [B, inter, T], the segment starts [B] (frames), and
+    the seed of the dropout masks (None: no dropout, as the parity tests run it)."""
     noise: np.ndarray
     ids_slice: np.ndarray
+    dropout_seed: int | None = None
 
 
 def draw(rng: np.random.Generator, batch: S2Batch, inter_channels: int, segment_frames: int) -> Draws:
@@ -48,7 +51,8 @@ def draw(rng: np.random.Generator, batch: S2Batch, inter_channels: int, segment_
     b, _, t = batch.spec.shape
     noise = rng.standard_normal((b, inter_channels, t)).astype(np.float32)
     span = batch.spec_lengths.astype(np.float64) - segment_frames + 1
-    return Draws(noise, np.trunc(rng.random(b) * span).astype(np.int64))
+    starts = np.trunc(rng.random(b) * span).astype(np.int64)
+    return Draws(noise, starts, int(rng.integers(2 ** 62)))
 
 
 def grad_norm(grads: dict[str, ms.Tensor]) -> float:
@@ -86,8 +90,11 @@ class S2Step:
 
     # -- the pieces (the parity tests call them one by one) ------------------------------------
     def generate(self, t: dict[str, Any], draws: Draws):
-        return self.net_g.train_forward(t["ssl"], t["spec"], t["spec_lengths"], t["text"], t["text_lengths"],
-                                        t["sv"], ms.Tensor(draws.noise), draws.ids_slice, self.hps.segment_frames)
+        """The generator's forward; both passes of a step drop the same units (one seed, same order)."""
+        with masks(draws.dropout_seed):
+            return self.net_g.train_forward(t["ssl"], t["spec"], t["spec_lengths"], t["text"], t["text_lengths"],
+                                            t["sv"], ms.Tensor(draws.noise), draws.ids_slice,
+                                            self.hps.segment_frames)
 
     def real_segments(self, t: dict[str, Any], draws: Draws) -> tuple[ms.Tensor, ms.Tensor]:
         """(the waveform segment [B, 1, segment], its mel [B, n_mels, frames] from the batch's spectrogram)."""

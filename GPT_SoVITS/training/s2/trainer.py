@@ -6,8 +6,9 @@ initialisation: uniform +-1/sqrt(fan_in), weight_g = ||weight_v||). Optimisers: 
 s2.json, weight decay 0.01) for D, and for G four groups: everything trainable at learning_rate, the
 text side (enc_p.text_embedding, encoder_text, mrte) at learning_rate x text_low_lr_rate; ssl_proj and
 the quantiser stay frozen. Schedule: ExponentialLR(lr_decay), stepped once before epoch 1 and after each
-epoch. Each step draws the posterior's noise and the segment starts from the trainer's own generator
-(saved with the state, so a resumed run continues the same sequence).
+epoch. Each step draws the posterior's noise, the segment starts and the dropout masks' seed from the
+trainer's own generator (saved with the state, so a resumed run continues the same sequence); dropout as
+the reference (p_dropout in the text encoder, 0.1 in the style encoder).
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class S2Trainer:
         if not model.get("freeze_quantizer", True) or model.get("use_spectral_norm", False):
             raise ValueError("SoVITS training supports freeze_quantizer true and use_spectral_norm false (as released)")
         self.cfg = SoVITSConfig.from_hps(self.hps, version, s2config.n_symbols(version))
-        self.net_g = SynthesizerTrain(self.cfg, posterior_layers)
+        self.net_g = SynthesizerTrain(self.cfg, posterior_layers, float(model.get("p_dropout", 0.0)))
         load_into(self.net_g, g_state, source="pretrained G")
         self.net_d = MultiPeriodDiscriminator(version, discriminator_dims)
         rename_parameters(self.net_d)
