@@ -110,3 +110,15 @@ def gelu(x: ms.Tensor) -> ms.Tensor:
     """The exact (erf) GELU of torch's default, written as torch computes it: x * 0.5 * (1 + erf(x / sqrt 2)).
     (The tanh approximation differs by ~1e-3; MindSpore's own exact `ops.gelu` is slower on the CPU.)"""
     return x * 0.5 * (1.0 + ops.erf(x * SQRT_HALF))
+
+
+def tanh(x: ms.Tensor) -> ms.Tensor:
+    """tanh as 2 sigmoid(2x) - 1. MindSpore's CPU Tanh kernel approximates: 1e-4 off near |x| = 5, and its
+    gradient (1 - y^2 from that y) 2e-4 off, which training's gradients cannot afford (SoVITS's WaveNets
+    and generator); this form is within 2e-6, its gradient too."""
+    return 2 * ops.sigmoid(2 * x) - 1
+
+
+def mish(x: ms.Tensor) -> ms.Tensor:
+    """x tanh(softplus(x)) with the accurate `tanh` (ops.mish's gradient inherits the kernel's error)."""
+    return x * tanh(ops.softplus(x))

@@ -1,7 +1,8 @@
 """The VITS transformer encoder: post-norm layers, relative-position self-attention, convolutional FFN.
 
-Inference only, for one utterance at a time: every sequence has its full length, so the reference's
-masks are all ones and are left out (multiplying by one changes nothing).
+Inference decodes one utterance at a time: every sequence has its full length, the reference's masks are
+all ones and are left out (multiplying by one changes nothing). Training batches padded sequences and
+passes the masks ([B, 1, T] of 0/1), applied where the reference applies them.
 """
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..layers import zero_pad, zeros_parameter
+from .dropout import dropout
 from .layers import Conv1d
+
+MASKED_SCORE = -1e4  # the reference's fill for masked attention scores
 
 
 class ChannelLayerNorm(nn.Cell):
@@ -37,6 +41,7 @@ class MultiHeadAttention(nn.Cell):
         self.n_heads = n_heads
         self.k_channels = channels // n_heads
         self.window_size = window_size
+        self.p_dropout = 0.0  # training sets the config's rate (see dropout.py)
         self.conv_q = Conv1d(channels, channels, 1)
         self.conv_k = Conv1d(channels, channels, 1)
         self.conv_v = Conv1d(channels, channels, 1)
@@ -45,14 +50,16 @@ class MultiHeadAttention(nn.Cell):
             self.emb_rel_k = zeros_parameter(1, 2 * window_size + 1, self.k_channels)
             self.emb_rel_v = zeros_parameter(1, 2 * window_size + 1, self.k_channels)
 
-    def construct(self, x: ms.Tensor, c: ms.Tensor) -> ms.Tensor:
-        return self.conv_o(self.attention(self.conv_q(x), self.conv_k(c), self.conv_v(c)))
+    def construct(self, x: ms.Tensor, c: ms.Tensor, attn_mask: ms.Tensor | None = None) -> ms.Tensor:
+        return self.conv_o(self.attention(self.conv_q(x), self.conv_k(c), self.conv_v(c), attn_mask))
 
     def _heads(self, x: ms.Tensor) -> ms.Tensor:
         b, _, t = x.shape  # [B, C, T] -> [B, H, T, C/H]
         return x.reshape(b, self.n_heads, self.k_channels, t).transpose(0, 1, 3, 2)
 
-    def attention(self, query: ms.Tensor, key: ms.Tensor, value: ms.Tensor) -> ms.Tensor:
+    def attention(self, query: ms.Tensor, key: ms.Tensor, value: ms.Tensor,
+                  mask: ms.Tensor | None = None) -> ms.Tensor:
+        """`mask` [B, 1, T_t, T_s]: scores where it is 0 become -1e4 (the reference's masked_fill)."""
         b, d, t_t = query.shape
         t_s = key.shape[2]
         q = self._heads(query) / math.sqrt(self.k_channels)
@@ -62,7 +69,9 @@ class MultiHeadAttention(nn.Cell):
             rel_k = self._relative_embeddings(self.emb_rel_k, t_s)
             rel_logits = ops.matmul(q, rel_k.expand_dims(0).transpose(0, 1, 3, 2))
             scores = scores + _relative_to_absolute(rel_logits)
-        p_attn = ops.softmax(scores, -1)
+        if mask is not None:
+            scores = ops.masked_fill(scores, mask == 0, ms.Tensor(MASKED_SCORE, scores.dtype))
+        p_attn = dropout(ops.softmax(scores, -1), self.p_dropout)
         out = ops.matmul(p_attn, v)
         if self.window_size is not None:
             rel_v = self._relative_embeddings(self.emb_rel_v, t_s)
@@ -103,13 +112,17 @@ class FFN(nn.Cell):
         self.conv_1 = Conv1d(in_channels, filter_channels, kernel_size)
         self.conv_2 = Conv1d(filter_channels, out_channels, kernel_size)
         self.pad = ((kernel_size - 1) // 2, kernel_size // 2)
+        self.p_dropout = 0.0
 
     def _same(self, x: ms.Tensor) -> ms.Tensor:
         return zero_pad(x, -1, *self.pad)
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
-        x = ops.relu(self.conv_1(self._same(x)))
-        return self.conv_2(self._same(x))
+    def construct(self, x: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
+        if mask is None:
+            x = ops.relu(self.conv_1(self._same(x)))
+            return self.conv_2(self._same(x))
+        x = dropout(ops.relu(self.conv_1(self._same(x * mask))), self.p_dropout)
+        return self.conv_2(self._same(x * mask)) * mask
 
 
 class Encoder(nn.Cell):
@@ -124,10 +137,22 @@ class Encoder(nn.Cell):
         self.ffn_layers = nn.CellList(
             [FFN(hidden_channels, hidden_channels, filter_channels, kernel_size) for _ in range(n_layers)])
         self.norm_layers_2 = nn.CellList([ChannelLayerNorm(hidden_channels) for _ in range(n_layers)])
+        self.p_dropout = 0.0
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
+    def set_dropout(self, rate: float) -> None:
+        """The reference's p_dropout, used in training (after attention and FFN, on the attention
+        weights, inside the FFN)."""
+        self.p_dropout = rate
+        for attn, ffn in zip(self.attn_layers, self.ffn_layers):
+            attn.p_dropout = ffn.p_dropout = rate
+
+    def construct(self, x: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
+        """x [B, C, T]; `mask` [B, 1, T] (training's padded batches) or None (all frames valid)."""
+        attn_mask = None if mask is None else mask.expand_dims(2) * mask.expand_dims(-1)
+        if mask is not None:
+            x = x * mask
         for attn, norm_1, ffn, norm_2 in zip(self.attn_layers, self.norm_layers_1, self.ffn_layers,
                                              self.norm_layers_2):
-            x = norm_1(x + attn(x, x))
-            x = norm_2(x + ffn(x))
-        return x
+            x = norm_1(x + dropout(attn(x, x, attn_mask), self.p_dropout))
+            x = norm_2(x + dropout(ffn(x, mask), self.p_dropout))
+        return x if mask is None else x * mask

@@ -2,13 +2,15 @@
 
 Four mean-only affine coupling layers, each followed by a channel flip. A coupling layer keeps the first
 half of the channels and shifts the second half by a WaveNet-style function of the first half and the
-timbre vector `g`. Weight-normalised convolutions arrive already folded (see `weight_norm.py`).
+timbre vector `g`. Weight-normalised convolutions arrive already folded (see `weight_norm.py`); training
+keeps them as pairs (`weight_norm_cells.py`) and runs the flow forwards with the frame mask.
 """
 from __future__ import annotations
 
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..layers import tanh
 from .layers import Conv1d
 
 # Hard-coded by the reference's SynthesizerTrn: ResidualCouplingBlock(inter, hidden, 5, 1, 4, gin).
@@ -19,7 +21,7 @@ N_FLOWS = 4
 
 
 def gated_activation(x: ms.Tensor, n_channels: int) -> ms.Tensor:
-    return ops.tanh(x[:, :n_channels]) * ops.sigmoid(x[:, n_channels:])
+    return tanh(x[:, :n_channels]) * ops.sigmoid(x[:, n_channels:])
 
 
 class WN(nn.Cell):
@@ -40,7 +42,8 @@ class WN(nn.Cell):
         self.in_layers = nn.CellList(in_layers)
         self.res_skip_layers = nn.CellList(res_skip_layers)
 
-    def construct(self, x: ms.Tensor, g: ms.Tensor | None) -> ms.Tensor:
+    def construct(self, x: ms.Tensor, g: ms.Tensor | None, mask: ms.Tensor | None = None) -> ms.Tensor:
+        """`mask` [B, 1, T] (training): the residual path and the output are zeroed past each length."""
         g_all = self.cond_layer(g) if self.cond_layer is not None else None
         output = None
         for i in range(self.n_layers):
@@ -50,11 +53,13 @@ class WN(nn.Cell):
             res_skip = self.res_skip_layers[i](gated_activation(x_in, self.hidden))
             if i < self.n_layers - 1:
                 x = x + res_skip[:, :self.hidden]
+                if mask is not None:
+                    x = x * mask
                 skip = res_skip[:, self.hidden:]
             else:
                 skip = res_skip
             output = skip if output is None else output + skip
-        return output
+        return output if mask is None else output * mask
 
 
 class ResidualCouplingLayer(nn.Cell):
@@ -72,6 +77,12 @@ class ResidualCouplingLayer(nn.Cell):
         m = self.post(self.enc(self.pre(x0), g))
         return ops.cat([x0, x1 - m], 1)
 
+    def couple(self, x: ms.Tensor, mask: ms.Tensor, g: ms.Tensor | None) -> ms.Tensor:
+        """The training direction: x1 -> m(x0) + x1, masked (logdet is 0 for mean-only layers)."""
+        x0, x1 = x[:, :self.half], x[:, self.half:]
+        h = self.enc(self.pre(x0) * mask, g, mask)
+        return ops.cat([x0, self.post(h) * mask + x1 * mask], 1)
+
 
 class Flip(nn.Cell):
     def construct(self, x: ms.Tensor, g: ms.Tensor | None = None) -> ms.Tensor:
@@ -87,6 +98,12 @@ class ResidualCouplingBlock(nn.Cell):
         for _ in range(N_FLOWS):
             cells += [ResidualCouplingLayer(channels, hidden, gin_channels), Flip()]
         self.flows = nn.CellList(cells)
+
+    def to_prior(self, z: ms.Tensor, mask: ms.Tensor, g: ms.Tensor | None) -> ms.Tensor:
+        """z (posterior latent) -> z_p (the prior's space), as the reference's `flow(z, y_mask, g)`."""
+        for i, flow in enumerate(self.flows):
+            z = flow.couple(z, mask, g) if i % 2 == 0 else flow(z)
+        return z
 
     def reverse(self, z: ms.Tensor, g: ms.Tensor | None) -> ms.Tensor:
         for flow in reversed(list(self.flows)):

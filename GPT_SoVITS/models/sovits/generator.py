@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..layers import tanh
 from .layers import Conv1d, ConvTranspose1d
 
 LRELU_SLOPE = 0.1
@@ -149,4 +150,4 @@ class Generator(nn.Cell):
             for j in range(1, self.n_kernels):
                 xs = xs + self.resblocks[i * self.n_kernels + j](x, stage_mask)
             x = xs * (1.0 / self.n_kernels)  # a broadcast division costs far more on the CPU
-        return ops.tanh(self.conv_post(ops.leaky_relu(x, FINAL_LRELU_SLOPE)))  # [B, 1, T * hop]
+        return tanh(self.conv_post(ops.leaky_relu(x, FINAL_LRELU_SLOPE)))  # [B, 1, T * hop]

@@ -22,6 +22,8 @@ class Conv1d(nn.Cell):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0, dilation: int = 1, groups: int = 1, bias: bool = True):
         super().__init__()
+        self.args = dict(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size, stride=stride,
+                         padding=padding, dilation=dilation, groups=groups, bias=bias)  # to rebuild it weight-normed
         self.weight = zeros_parameter(out_channels, in_channels // groups, kernel_size)
         self.bias = zeros_parameter(out_channels) if bias else None
         self.pointwise = kernel_size == 1 and stride == 1 and padding == 0 and groups == 1
@@ -29,11 +31,19 @@ class Conv1d(nn.Cell):
                                 stride=(1, stride), dilation=(1, dilation), group=groups)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
+        return self.convolve(x, self.weight)
+
+    def convolve(self, x: ms.Tensor, weight: ms.Tensor) -> ms.Tensor:
+        """The convolution with `weight` (the parameter, or one computed from it: weight norm)."""
         if self.pointwise:  # a plain matrix product: [out, in] x [B, in, T]
-            y = ops.matmul(self.weight.squeeze(-1), x)
+            y = ops.matmul(weight.squeeze(-1), x)
         else:
-            y = self._conv(x.expand_dims(2), self.weight.expand_dims(2)).squeeze(2)
-        return y if self.bias is None else ops.bias_add(y, self.bias)  # channel axis 1; `+` broadcasts slowly
+            y = self._conv(x.expand_dims(2), weight.expand_dims(2)).squeeze(2)
+        if self.bias is None:
+            return y
+        if y.shape[-1] == 1:  # one frame (the timbre vector): the CPU BiasAdd gradient refuses a last axis of 1
+            return y + self.bias.reshape(1, -1, 1)
+        return ops.bias_add(y, self.bias)  # channel axis 1; `+` broadcasts slowly
 
 
 class ConvTranspose1d(nn.Cell):
@@ -44,15 +54,22 @@ class ConvTranspose1d(nn.Cell):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0):
         super().__init__()
+        self.args = dict(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size, stride=stride,
+                         padding=padding)
         self.weight = zeros_parameter(in_channels, out_channels, kernel_size)
         self.bias = zeros_parameter(out_channels)
         self.out_channels, self.kernel_size, self.stride, self.padding = (
             out_channels, kernel_size, stride, padding)
-        self._conv = ops.Conv2DTranspose(out_channels, (1, kernel_size), pad_mode="pad",
+        # The primitive's `out_channel` is the *forward* convolution's output width, i.e. our input width:
+        # the forward pass ignores it, but its gradient (a Conv2D with that attribute) checks it.
+        self._conv = ops.Conv2DTranspose(in_channels, (1, kernel_size), pad_mode="pad",
                                          pad=(0, 0, padding, padding), stride=(1, stride))
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
+        return self.convolve(x, self.weight)
+
+    def convolve(self, x: ms.Tensor, weight: ms.Tensor) -> ms.Tensor:
         b, _, t = x.shape
         n_out = (t - 1) * self.stride - 2 * self.padding + self.kernel_size
-        y = self._conv(x.expand_dims(2), self.weight.expand_dims(2), (b, self.out_channels, 1, n_out))
+        y = self._conv(x.expand_dims(2), weight.expand_dims(2), (b, self.out_channels, 1, n_out))
         return ops.bias_add(y.squeeze(2), self.bias)

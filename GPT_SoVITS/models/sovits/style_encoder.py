@@ -11,7 +11,8 @@ import math
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..layers import Linear
+from ..layers import Linear, mish
+from .dropout import STYLE_DROPOUT, dropout
 from .layers import Conv1d
 
 STYLE_HIDDEN = 128
@@ -37,8 +38,8 @@ class Spectral(nn.Cell):
         self.insert_child_to_cell("3", LinearNorm(hidden, hidden))
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
-        x = ops.mish(self._cells["0"](x))
-        return ops.mish(self._cells["3"](x))
+        x = dropout(mish(self._cells["0"](x)), STYLE_DROPOUT)
+        return dropout(mish(self._cells["3"](x)), STYLE_DROPOUT)
 
 
 class ConvNorm(nn.Cell):
@@ -60,7 +61,7 @@ class Conv1dGLU(nn.Cell):
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
         y = self.conv1(x)
-        return x + y[:, :self.channels] * ops.sigmoid(y[:, self.channels:])
+        return x + dropout(y[:, :self.channels] * ops.sigmoid(y[:, self.channels:]), STYLE_DROPOUT)
 
 
 class StyleAttention(nn.Cell):
@@ -81,12 +82,16 @@ class StyleAttention(nn.Cell):
         b, t, _ = x.shape
         return x.reshape(b, t, self.n_heads, self.d_k).transpose(0, 2, 1, 3)
 
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
+    def construct(self, x: ms.Tensor, padding: ms.Tensor | None = None) -> ms.Tensor:
+        """x [B, T, C]; `padding` [B, T] (True at padded frames): those keys get no weight."""
         b, t, c = x.shape
         q, k, v = self._heads(self.w_qs(x)), self._heads(self.w_ks(x)), self._heads(self.w_vs(x))
-        p_attn = ops.softmax(ops.matmul(q, k.transpose(0, 1, 3, 2)) / self.temperature, -1)
+        scores = ops.matmul(q, k.transpose(0, 1, 3, 2)) / self.temperature
+        if padding is not None:
+            scores = ops.masked_fill(scores, padding.reshape(b, 1, 1, t), ms.Tensor(float("-inf"), scores.dtype))
+        p_attn = dropout(ops.softmax(scores, -1), STYLE_DROPOUT)
         out = ops.matmul(p_attn, v).transpose(0, 2, 1, 3).reshape(b, t, c)
-        return self.fc(out) + x
+        return dropout(self.fc(out), STYLE_DROPOUT) + x
 
 
 class MelStyleEncoder(nn.Cell):
@@ -97,10 +102,16 @@ class MelStyleEncoder(nn.Cell):
         self.slf_attn = StyleAttention(STYLE_HEADS, STYLE_HIDDEN)
         self.fc = LinearNorm(STYLE_HIDDEN, out_dim)
 
-    def construct(self, spec: ms.Tensor) -> ms.Tensor:
-        """spec [B, F, T] -> ge [B, out_dim, 1]."""
+    def construct(self, spec: ms.Tensor, mask: ms.Tensor | None = None) -> ms.Tensor:
+        """spec [B, F, T] -> ge [B, out_dim, 1]; `mask` [B, 1, T] (training's padded batches): padded
+        frames are zeroed before the attention, hidden from it as keys, and left out of the mean."""
         x = self.spectral(spec.transpose(0, 2, 1)).transpose(0, 2, 1)
         for glu in self.temporal:
             x = glu(x)
-        x = self.fc(self.slf_attn(x.transpose(0, 2, 1)))
-        return x.mean(1).expand_dims(-1)
+        x = x.transpose(0, 2, 1)  # [B, T, C]
+        if mask is None:
+            return self.fc(self.slf_attn(x)).mean(1).expand_dims(-1)
+        valid = mask.squeeze(1).expand_dims(-1)  # [B, T, 1]
+        x = self.fc(self.slf_attn(x * valid, mask.squeeze(1) == 0))
+        # As the reference: each frame divided by the length, then summed.
+        return (x * valid / ops.sum(valid, 1, keepdim=True)).sum(1).expand_dims(-1)

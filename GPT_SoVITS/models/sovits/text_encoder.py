@@ -68,6 +68,18 @@ class TextEncoder(nn.Cell):
         y = self.encoder_ssl(self.ssl_proj(y))
         return self.encoder2(self.mrte.join(y, phones, ge))
 
+    def encode_masked(self, y: ms.Tensor, y_mask: ms.Tensor, text: ms.Tensor, text_mask: ms.Tensor,
+                      ge: ms.Tensor):
+        """Training's padded batch: `encode` with the frame mask [B, 1, T] and the phone mask [B, 1, N],
+        then the prior's (m_p, logs_p), masked, as the reference's TextEncoder.forward."""
+        y = self.ssl_proj(y * y_mask) * y_mask
+        y = self.encoder_ssl(y * y_mask, y_mask)
+        text = self.text_embedding(text).transpose(0, 2, 1)
+        text = self.encoder_text(text * text_mask, text_mask)
+        y = self.encoder2(self.mrte(y, text, ge, y_mask, text_mask) * y_mask, y_mask)
+        stats = self.proj(y) * y_mask
+        return stats[:, :self.out_channels], stats[:, self.out_channels:]
+
     def prior(self, y: ms.Tensor, speed: float = 1.0):
         """Encoded frames -> (x, m_p, logs_p), time-stretched first when `speed` is not 1."""
         if speed != 1:
