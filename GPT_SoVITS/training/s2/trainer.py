@@ -96,15 +96,21 @@ class S2Trainer:
                         hps: Mapping[str, Any] | None = None, *, learning_rate_scale: float = 1.0,
                         exp_name: str | None = None, **train: Any) -> "S2Trainer":
         """The released (or any training) G / D files (`{"weight": state dict, ...}`); `hps` defaults to
-        the reference's s2 config of `version`; `train` overrides its train keys by name (batch_size,
-        epochs, learning_rate, text_low_lr_rate, seed, ...); `learning_rate_scale` multiplies the learning
+        the reference's s2 config of `version` with the generator file's `model` section (its dims: the
+        released files' are the config's, a smaller model's its own); `train` overrides its train keys by
+        name (batch_size, epochs, learning_rate, text_low_lr_rate, seed, ...); `learning_rate_scale` multiplies the learning
         rate; `exp_name` is the config's `name` (the web UI's experiment name) in exports."""
-        hps = dict(hps) if hps is not None else s2config.default_hps(version)
+        checkpoint = read_torch_checkpoint(g_path)
+        if hps is None:  # the version's s2 config, with the model the generator file says it is
+            hps = s2config.default_hps(version)
+            if checkpoint.get("config") is not None and "model" in checkpoint["config"]:
+                hps["model"] = {**hps["model"], **dict(checkpoint["config"]["model"])}
+        hps = dict(hps)
         hps["train"] = {**hps["train"], **train}
         hps["train"]["learning_rate"] = float(hps["train"]["learning_rate"]) * learning_rate_scale
         if exp_name is not None:
             hps["name"] = exp_name
-        g = {k: np.asarray(v, np.float32) for k, v in read_torch_checkpoint(g_path)["weight"].items()}
+        g = {k: np.asarray(v, np.float32) for k, v in checkpoint["weight"].items()}
         d = None if d_path is None else {
             k: np.asarray(v, np.float32) for k, v in read_torch_checkpoint(d_path)["weight"].items()}
         return cls(version, hps, g, d)
