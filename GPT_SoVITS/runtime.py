@@ -111,6 +111,16 @@ def dynamic_generator() -> bool:
     return _configured is None or _configured.device_target == "CPU"
 
 
+def fused_kernels() -> bool:
+    """Run the generator's element-wise chains as fused C++ kernels (`models/sovits/fused.py`, MindSpore
+    custom operators compiled with g++ at first use): on the CPU backend only, where each MindSpore op is
+    a pass over memory; other targets keep MindSpore's ops (their graph compilers fuse element-wise work).
+    `GPT_SOVITS_FUSED_KERNELS=0` turns them off."""
+    if os.environ.get("GPT_SOVITS_FUSED_KERNELS", "").lower() in _OFF:
+        return False
+    return _configured is None or _configured.device_target == "CPU"
+
+
 def compiled_prefill() -> bool:
     """Run the GPT prefill as a compiled graph per length bucket: on by default except on the CPU, where
     it gains little over op by op (the prefill is arithmetic-bound there) for seconds of compilation per
