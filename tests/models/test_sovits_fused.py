@@ -77,6 +77,20 @@ def test_without_a_compiler_the_generator_keeps_mindspores_ops(monkeypatch, tmp_
         fused.fused_ops.cache_clear()
 
 
+def test_a_library_outside_mindspores_white_list_is_not_used(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("MS_CUSTOM_AOT_WHITE_LIST", str(tmp_path))  # the kernels' cache is elsewhere
+    fused.fused_ops.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger=fused.__name__):
+            assert fused.fused_ops() is None
+        assert "MS_CUSTOM_AOT_WHITE_LIST" in caplog.text
+        monkeypatch.setenv("MS_CUSTOM_AOT_WHITE_LIST", str(fused.build_library().parent))
+        fused.fused_ops.cache_clear()
+        assert fused.fused_ops() is not None
+    finally:
+        fused.fused_ops.cache_clear()
+
+
 def test_switched_off_or_off_the_cpu_there_are_no_kernels(monkeypatch):
     from GPT_SoVITS import runtime
 

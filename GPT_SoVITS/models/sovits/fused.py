@@ -6,8 +6,9 @@ the resblocks two Adds and a Mul. On the CPU each is a pass over memory; these k
 one pass, with the same float32 arithmetic in the same order (bitwise the same audio).
 
 The kernels are compiled with the system's g++ at first use into `$XDG_CACHE_HOME/gpt_sovits/kernels/`
-(named by the source's hash, so an update rebuilds). Where that fails (no compiler) or off the CPU
-backend (`runtime.fused_kernels()`), `fused_ops()` is None and the generator runs MindSpore's ops.
+(named by the source's hash, so an update rebuilds). Where that fails (no compiler), where
+`MS_CUSTOM_AOT_WHITE_LIST` excludes that folder, or off the CPU backend (`runtime.fused_kernels()`),
+`fused_ops()` is None and the generator runs MindSpore's ops.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ... import runtime
 
 log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("fused_kernels.cc")
+AOT_WHITE_LIST = "MS_CUSTOM_AOT_WHITE_LIST"  # where set, MindSpore loads custom-op libraries only from there
 COMPILER = ("g++", "-O3", "-std=c++17", "-shared", "-fPIC", "-pthread")
 
 
@@ -96,9 +98,16 @@ def fused_ops() -> FusedOps | None:
     if not runtime.fused_kernels():
         return None
     try:
-        return FusedOps(build_library())
+        library = build_library()
     except (OSError, subprocess.SubprocessError) as error:
         detail = getattr(error, "stderr", b"") or b""
         log.warning("fused generator kernels unavailable, using MindSpore's ops: %s %s", error,
                     detail.decode(errors="replace")[:500])
         return None
+    allowed = os.environ.get(AOT_WHITE_LIST)
+    if allowed and not library.resolve().is_relative_to(Path(allowed).resolve()):
+        # MindSpore would refuse the library at the first decode; say why here instead.
+        log.warning("fused generator kernels not used: %s is outside %s=%s; using MindSpore's ops",
+                    library, AOT_WHITE_LIST, allowed)
+        return None
+    return FusedOps(library)
