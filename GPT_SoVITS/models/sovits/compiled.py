@@ -68,7 +68,7 @@ class DynamicGeneratorGraph(nn.Cell):
 
     @ms.jit
     def construct(self, x: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
-        return self.dec(x, g)
+        return self.dec(x, g, None, True)
 
 
 class DynamicGenerator:
@@ -107,7 +107,7 @@ class DynamicGenerator:
     def __call__(self, z: ms.Tensor, g: ms.Tensor) -> ms.Tensor:
         graph = self._graph
         if graph is None:
-            return self._generator(z, g)
+            return self._generator(z, g, None, True)
         frames = z.shape[-1]
         if frames <= self.max_frames:
             return graph(z, g)
@@ -189,7 +189,7 @@ class WindowedGenerator:
         b, channels, frames = z.shape
         size = self.whole_graph(frames)
         if size is None or size not in self._built:
-            return self._generator(z, g)
+            return self._generator(z, g, None, True)
         latent = np.zeros((b, channels, size), np.float32)
         latent[:, :, :frames] = z.asnumpy()
         mask = np.zeros((b, 1, size), np.float32)

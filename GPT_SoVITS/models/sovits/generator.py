@@ -110,8 +110,8 @@ class ResBlock1(nn.Cell):
             if i > 0:
                 activated = f.leaky_relu(x, self.slope)
             c1, c2 = self.convs1[i], self.convs2[i]
-            xt = f.bias_leaky_relu(c1.unbiased(activated, c1.weight), c1.bias, self.slope)
-            x = f.bias_residual(x, c2.unbiased(xt, c2.weight), c2.bias)
+            xt = f.bias_leaky_relu(c1.unbiased(activated, c1.kernel()), c1.bias, self.slope)
+            x = f.bias_residual(x, c2.unbiased(xt, c2.kernel()), c2.bias)
         return x
 
 
@@ -137,7 +137,7 @@ class ResBlock2(nn.Cell):
             if i > 0:
                 activated = f.leaky_relu(x, self.slope)
             conv = self.convs[i]
-            x = f.bias_residual(x, conv.unbiased(activated, conv.weight), conv.bias)
+            x = f.bias_residual(x, conv.unbiased(activated, conv.kernel()), conv.bias)
         return x
 
 
@@ -162,12 +162,14 @@ class Generator(nn.Cell):
         self.conv_post = Conv1d(c0 // 2 ** len(dims.upsample_rates), 1, 7, padding=3, bias=False)
         self.cond = Conv1d(dims.gin_channels, c0, 1) if dims.gin_channels else None
 
-    def construct(self, x: ms.Tensor, g: ms.Tensor | None = None, mask: ms.Tensor | None = None) -> ms.Tensor:
-        """x [B, inter, T] -> audio [B, 1, T * prod(upsample_rates)]; `mask` [B, 1, T], see above."""
+    def construct(self, x: ms.Tensor, g: ms.Tensor | None = None, mask: ms.Tensor | None = None,
+                  inference: bool = False) -> ms.Tensor:
+        """x [B, inter, T] -> audio [B, 1, T * prod(upsample_rates)]; `mask` [B, 1, T], see above.
+        `inference=True` (no gradient needed) lets an unmasked call run through the fused kernels."""
         x = self.conv_pre(x)
         if self.cond is not None and g is not None:
             x = x + self.cond(g)  # [B, C, 1]: the same for every frame
-        if self.fused is not None and mask is None and not self.training:  # the kernels have no gradient
+        if inference and self.fused is not None and mask is None:  # the kernels have no gradient
             return self._fused_stages(x)
         x = masked(x, channel_mask(mask, x.shape[1]))
         for i, up in enumerate(self.ups):

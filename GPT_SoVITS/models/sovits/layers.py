@@ -42,6 +42,10 @@ class Conv1d(nn.Cell):
             return y + self.bias.reshape(1, -1, 1)
         return ops.bias_add(y, self.bias)  # channel axis 1; `+` broadcasts slowly
 
+    def kernel(self) -> ms.Tensor:
+        """The weight it convolves with (a weight-normed twin computes it from weight_g / weight_v)."""
+        return self.weight
+
     def unbiased(self, x: ms.Tensor, weight: ms.Tensor) -> ms.Tensor:
         """The convolution without its bias (for a caller that fuses the bias into its next op)."""
         if self.pointwise:  # a plain matrix product: [out, in] x [B, in, T]

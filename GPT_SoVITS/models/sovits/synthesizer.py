@@ -82,7 +82,7 @@ class SynthesizerTrn(nn.Cell):
         (`compiled.py`, `runtime.compiled_generator`), op by op before any is."""
         compiled = self._compiled_dec
         if compiled is None or not runtime.compiled_generator():
-            return self.dec(z, ge)
+            return self.dec(z, ge, None, True)
         return compiled(z, ge)
 
     def warm_up(self) -> None:
