@@ -100,6 +100,27 @@ def compiled_generator() -> bool:
     return _compiled_unless_off("GPT_SOVITS_COMPILED_GENERATOR")
 
 
+def dynamic_generator() -> bool:
+    """Compile the generator as one graph with a dynamic time axis (`models/sovits/compiled.py`): on the
+    CPU by default, where it decodes without padding, masks or overlap, compiles ~8x faster than the four
+    fixed-size graphs and holds less memory. Other targets keep the fixed windows, the static shapes an
+    NPU's graph compiler wants. `GPT_SOVITS_DYNAMIC_GENERATOR=1|0` overrides."""
+    value = os.environ.get("GPT_SOVITS_DYNAMIC_GENERATOR", "").lower()
+    if value in _ON or value in _OFF:
+        return value in _ON
+    return _configured is None or _configured.device_target == "CPU"
+
+
+def fused_kernels() -> bool:
+    """Run the generator's element-wise chains as fused C++ kernels (`models/sovits/fused.py`, MindSpore
+    custom operators compiled with g++ at first use): on the CPU backend only, where each MindSpore op is
+    a pass over memory; other targets keep MindSpore's ops (their graph compilers fuse element-wise work).
+    `GPT_SOVITS_FUSED_KERNELS=0` turns them off."""
+    if os.environ.get("GPT_SOVITS_FUSED_KERNELS", "").lower() in _OFF:
+        return False
+    return _configured is None or _configured.device_target == "CPU"
+
+
 def compiled_prefill() -> bool:
     """Run the GPT prefill as a compiled graph per length bucket: on by default except on the CPU, where
     it gains little over op by op (the prefill is arithmetic-bound there) for seconds of compilation per

@@ -118,6 +118,7 @@ def bench_gpt_batches(gpt, phones, prompt, bert, sizes=(1, 2, 4, 8), steps: int 
 
 def bench_sovits() -> None:
     from bench import random_models
+    from bench.flops import generator_flops
 
     sovits = random_models.sovits()
     rng = np.random.default_rng(0)
@@ -125,6 +126,7 @@ def bench_sovits() -> None:
     phones = rng.integers(0, 732, (1, 100))
     spec = np.abs(rng.standard_normal((1025, 250))).astype(np.float32)  # 5 s reference
     decode = lambda: sovits.model.decode(codes, phones, [spec], seed=0).asnumpy()  # noqa: E731
+    gflop = generator_flops(sovits.model.dec, 2 * codes.shape[-1]) / 1e9  # two 50 Hz frames per code
     report("sovits.op_by_op_decode_10s", best_of(decode, 1), "s (before the generator's graph is built)")
     start = time.perf_counter()
     sovits.model.warm_up()  # the service's background warm-up does this (a no-op when switched off)
@@ -132,6 +134,8 @@ def bench_sovits() -> None:
     seconds = best_of(decode, 2)
     report("sovits.decode_10s", seconds, "s")
     report("sovits.realtime_factor", seconds / 10.0, "x")
+    report("sovits.generator_gflop", gflop, "GFLOP (its convolutions, 10 s decoded whole)")
+    report("sovits.gflops_per_second", gflop / seconds, "GFLOP/s (generator convolution GFLOP / decode_10s)")
     # The process's peak so far: the SoVITS figure when run alone (--only sovits).
     report("sovits.peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
 

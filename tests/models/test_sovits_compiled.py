@@ -1,10 +1,11 @@
-"""The compiled, windowed generator gives the op-by-op generator's audio, for every SoVITS folder.
+"""The compiled generators (fixed windows; one dynamic-length graph) give the op-by-op generator's audio,
+for every SoVITS folder.
 
 The latent and timbre come from the folder's golden trace (`<case>.dec_in`, `<case>.ge`), repeated to
 lengths that run whole (in a short graph, in the window's graph, op by op) and to several windows with a
 tail (in a short graph, op by op, in the window's graph), so that window seams, the tails and the
-zero-masked padding at both utterance ends are exercised. The golden audio itself is checked through
-the default path by test_sovits_parity.py.
+zero-masked padding at both utterance ends are exercised; the dynamic graph runs them whole and in
+pieces. The golden audio itself is checked through the default path by test_sovits_parity.py.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from golden_data import model_file, model_subdirs
 
 from GPT_SoVITS.models.sovits import load_sovits
-from GPT_SoVITS.models.sovits.compiled import SHORT_GRAPHS, WindowedGenerator
+from GPT_SoVITS.models.sovits.generator import receptive_radius
+from GPT_SoVITS.models.sovits.compiled import SHORT_GRAPHS, DynamicGenerator, WindowedGenerator
 
 VERSIONS = model_subdirs("sovits")
 ATOL = 1e-6  # same kernels on different lengths: equal up to float32 rounding
@@ -82,12 +84,65 @@ def test_overlap_covers_the_receptive_field(version):
     assert first <= frame - overlap // 2 and last >= frame + overlap // 2
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_dynamic_generator_equals_op_by_op(version):
+    """Whole inputs of several lengths through the one graph, and inputs cut into 2 and 3 pieces."""
+    sovits, z_golden, ge = golden_decoder_input(version)
+    dec, hop = sovits.model.dec, sovits.hop_length
+    names = [p.name for p in dec.get_parameters()]
+    r = receptive_radius(dec.dims)
+    dynamic = DynamicGenerator(dec, max_frames=4 * r)  # small pieces keep the test short
+    dynamic.compile(z_golden.shape[1], ge.shape[1])
+    graph_inputs = []
+    graph = dynamic._graph
+    dynamic._graph = lambda z, g: graph_inputs.append(z.shape[-1]) or graph(z, g)
+    cases = [("golden", z_golden.shape[-1]), ("one frame", 1), ("short", r + 2), ("the most in one go", 4 * r),
+             ("two pieces", 4 * r + 1), ("three pieces", 11 * r + 5)]
+    for name, frames in cases:
+        z = repeated(z_golden, frames)
+        graph_inputs.clear()
+        expected = dec(z, ge).asnumpy()
+        actual = dynamic(z, ge).asnumpy()
+        assert actual.shape == expected.shape == (1, 1, frames * hop)
+        np.testing.assert_allclose(actual, expected, rtol=0, atol=ATOL, err_msg=f"{name}: {frames} frames")
+        pieces = -(-frames // (4 * r))
+        assert len(graph_inputs) == pieces and max(graph_inputs) <= -(-frames // pieces) + 2 * r, name
+    assert [p.name for p in dec.get_parameters()] == names
+
+
 @pytest.mark.parametrize("version", VERSIONS[:1])
-def test_sovits_uses_each_graph_only_once_built(version, monkeypatch):
-    """Op by op until the warm-up stages have built the graphs, each graph used from its own stage on;
-    never with the switch off."""
+def test_sovits_uses_its_dynamic_graph_once_built(version, monkeypatch):
+    """On the CPU the warm-up builds the one dynamic graph; op by op before, and with the switch off."""
     monkeypatch.delenv("GPT_SOVITS_EAGER", raising=False)
     monkeypatch.delenv("GPT_SOVITS_COMPILED_GENERATOR", raising=False)
+    monkeypatch.delenv("GPT_SOVITS_DYNAMIC_GENERATOR", raising=False)
+    sovits, z_golden, ge = golden_decoder_input(version)
+    model = sovits.model
+    z = repeated(z_golden, 3 * SHORT_GRAPHS[0] + 1)  # no fixed graph's size
+    model.generate(z, ge)
+    stages = model.warm_up_stages()
+    generator = model._compiled_dec
+    assert isinstance(generator, DynamicGenerator) and not generator.ready
+    assert [name for name, _ in stages] == ["sovits.compile.any_length"]
+    stages[0][1]()
+    assert generator.ready
+    graph_inputs = []
+    graph = generator._graph
+    monkeypatch.setattr(generator, "_graph", lambda *args: graph_inputs.append(args[0].shape[-1]) or graph(*args))
+    model.generate(z, ge)
+    assert graph_inputs == [z.shape[-1]]
+    monkeypatch.setenv("GPT_SOVITS_COMPILED_GENERATOR", "0")
+    model.generate(z, ge)
+    assert graph_inputs == [z.shape[-1]]
+
+
+@pytest.mark.parametrize("version", VERSIONS[:1])
+def test_sovits_uses_each_graph_only_once_built(version, monkeypatch):
+    """With fixed windows (other targets, or `GPT_SOVITS_DYNAMIC_GENERATOR=0`): op by op until the
+    warm-up stages have built the graphs, each graph used from its own stage on; never with the switch off."""
+    monkeypatch.delenv("GPT_SOVITS_EAGER", raising=False)
+    monkeypatch.delenv("GPT_SOVITS_COMPILED_GENERATOR", raising=False)
+    monkeypatch.setenv("GPT_SOVITS_DYNAMIC_GENERATOR", "0")
     sovits, z_golden, ge = golden_decoder_input(version)
     model = sovits.model
     windows_in = repeated(z_golden, 2 * WindowedGenerator(model.dec).window)  # two whole windows

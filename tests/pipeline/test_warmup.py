@@ -26,9 +26,10 @@ def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # no
         later = synthesizer.warm_up_rest()
     assert not [r for r in caplog.records if r.name == "GPT_SoVITS.pipeline.warmup"]
     assert set(timings) == {f"text.{WARM_TEXT[1]}", "gpt.compile", "reference", "gpt", "sovits"}
-    generator = synthesizer.models.sovits.model._compiled_dec
+    sovits = synthesizer.models.sovits.model
+    generator = sovits._compiled_dec
     assert set(later) == ({f"text.{language}" for _, language in LATER_TEXTS} | {"bert.compile", "gpt.compile"}
-                          | {f"sovits.compile.{size}_frames" for size in generator.graph_sizes()})
+                          | {name for name, _ in sovits.warm_up_stages()})
     assert generator.ready
     # Every decoding-step graph the warm-up names is built (what a first request would otherwise wait for).
     if synthesizer.batching is not None:  # the batch's graphs instead of the lone step's

@@ -35,15 +35,22 @@ class Conv1d(nn.Cell):
 
     def convolve(self, x: ms.Tensor, weight: ms.Tensor) -> ms.Tensor:
         """The convolution with `weight` (the parameter, or one computed from it: weight norm)."""
-        if self.pointwise:  # a plain matrix product: [out, in] x [B, in, T]
-            y = ops.matmul(weight.squeeze(-1), x)
-        else:
-            y = self._conv(x.expand_dims(2), weight.expand_dims(2)).squeeze(2)
+        y = self.unbiased(x, weight)
         if self.bias is None:
             return y
         if y.shape[-1] == 1:  # one frame (the timbre vector): the CPU BiasAdd gradient refuses a last axis of 1
             return y + self.bias.reshape(1, -1, 1)
         return ops.bias_add(y, self.bias)  # channel axis 1; `+` broadcasts slowly
+
+    def kernel(self) -> ms.Tensor:
+        """The weight it convolves with (a weight-normed twin computes it from weight_g / weight_v)."""
+        return self.weight
+
+    def unbiased(self, x: ms.Tensor, weight: ms.Tensor) -> ms.Tensor:
+        """The convolution without its bias (for a caller that fuses the bias into its next op)."""
+        if self.pointwise:  # a plain matrix product: [out, in] x [B, in, T]
+            return ops.matmul(weight.squeeze(-1), x)
+        return self._conv(x.expand_dims(2), weight.expand_dims(2)).squeeze(2)
 
 
 class ConvTranspose1d(nn.Cell):

@@ -14,7 +14,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ... import runtime
-from .compiled import WindowedGenerator
+from .compiled import DynamicGenerator, WindowedGenerator
 from .config import SSL_DIM, SV_EMBEDDING_DIM, SoVITSConfig
 from .flow import ResidualCouplingBlock
 from .generator import Generator, GeneratorDims
@@ -75,19 +75,19 @@ class SynthesizerTrn(nn.Cell):
             self.sv_emb = Linear(SV_EMBEDDING_DIM, cfg.gin_channels)
             self.prelu = PReLU(cfg.gin_channels)
             self.ge_to512 = Linear(cfg.gin_channels, MRTE_GE_CHANNELS)
-        self._compiled_dec: WindowedGenerator | None = None  # built by `warm_up`, after the weights load
+        self._compiled_dec: DynamicGenerator | WindowedGenerator | None = None  # see `_compiled_generator`
 
     def generate(self, z: ms.Tensor, ge: ms.Tensor) -> ms.Tensor:
         """The generator `dec`: through the compiled graphs built so far by `warm_up` or its stages
         (`compiled.py`, `runtime.compiled_generator`), op by op before any is."""
         compiled = self._compiled_dec
         if compiled is None or not runtime.compiled_generator():
-            return self.dec(z, ge)
+            return self.dec(z, ge, None, True)
         return compiled(z, ge)
 
     def warm_up(self) -> None:
-        """Compile the generator's window graph and its short graphs (they serve every length); requests
-        use them from then on. No-op unless compiled."""
+        """Compile the generator's graphs (the dynamic one, or the window's and the short ones: they serve
+        every length); requests use them from then on. No-op unless compiled."""
         for _, build in self.warm_up_stages():
             build()
 
@@ -96,14 +96,15 @@ class SynthesizerTrn(nn.Cell):
         requests; empty unless compiled."""
         if not runtime.compiled_generator():
             return []
-        graphs, cfg = self._compiled_generator(), self.cfg
-        return [(f"sovits.compile.{size}_frames",
-                 lambda size=size: graphs.compile(size, cfg.inter_channels, cfg.gin_channels))
-                for size in graphs.graph_sizes()]
+        stages = self._compiled_generator().stages(self.cfg.inter_channels, self.cfg.gin_channels)
+        return [(f"sovits.compile.{name}", build) for name, build in stages]
 
-    def _compiled_generator(self) -> WindowedGenerator:
+    def _compiled_generator(self) -> DynamicGenerator | WindowedGenerator:
+        """Built once, after the weights load: one dynamic-length graph where `runtime.dynamic_generator()`
+        (the CPU), else fixed windows."""
         if self._compiled_dec is None:
-            self._compiled_dec = WindowedGenerator(self.dec)
+            kind = DynamicGenerator if runtime.dynamic_generator() else WindowedGenerator
+            self._compiled_dec = kind(self.dec)
         return self._compiled_dec
 
     # -- semantic tokens ---------------------------------------------------------------------------

@@ -40,7 +40,10 @@ class WNConv1d(Conv1d):
         _split_weight(self)
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
-        return self.convolve(x, normalized_weight(self.weight_g, self.weight_v))
+        return self.convolve(x, self.kernel())
+
+    def kernel(self) -> ms.Tensor:
+        return normalized_weight(self.weight_g, self.weight_v)
 
 
 class WNConvTranspose1d(ConvTranspose1d):
