@@ -131,6 +131,16 @@ def test_from_pretrained_reads_generator_and_discriminator_files(tmp_path: Path)
         np.testing.assert_array_equal(p.asnumpy(), g[name], err_msg=name)
 
 
+def test_an_inference_export_is_refused_as_a_starting_point_with_a_clear_message(tmp_path: Path):
+    """A web UI export has no enc_q: training from it is refused before any model is built, naming why."""
+    from GPT_SoVITS.weights import WeightLoadError
+
+    g = {name: value for name, value in golden.weights(VERSION, "g").items() if not name.startswith("enc_q.")}
+    write_torch_checkpoint({"weight": g}, tmp_path / "export.pth")
+    with pytest.raises(WeightLoadError, match="inference export without enc_q"):  # not a list of 100 keys
+        S2Trainer.from_pretrained(tmp_path / "export.pth", None, VERSION, golden.meta(VERSION)["hps"])
+
+
 class _Clip:
     def __init__(self, name: str, seconds: float):
         self.name, self.seconds = name, seconds

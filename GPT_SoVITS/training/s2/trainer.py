@@ -24,7 +24,7 @@ from ...models.sovits.discriminator import DiscriminatorDims, MultiPeriodDiscrim
 from ...models.sovits.posterior import POSTERIOR_LAYERS
 from ...models.sovits.training import SynthesizerTrain
 from ...models.sovits.weight_norm_cells import rename_parameters
-from ...weights import load_into, read_torch_checkpoint
+from ...weights import WeightLoadError, load_into, read_torch_checkpoint
 from . import config as s2config
 from .data import BatchSource
 from .export import export_sovits
@@ -101,6 +101,11 @@ class S2Trainer:
         name (batch_size, epochs, learning_rate, text_low_lr_rate, seed, ...); `learning_rate_scale` multiplies the learning
         rate; `exp_name` is the config's `name` (the web UI's experiment name) in exports."""
         checkpoint = read_torch_checkpoint(g_path)
+        if not any(str(key).startswith("enc_q.") for key in checkpoint["weight"]):
+            raise WeightLoadError(
+                f"{g_path}: 这是推理用的 SoVITS 导出文件（没有训练用的 enc_q 权重），不能作为微调的起点；请用发布的 "
+                f"s2G 底模（--pretrained-s2G）。 (an inference export without enc_q: fine-tune from a released s2G "
+                f"file; the reference would start enc_q from scratch)")
         if hps is None:  # the version's s2 config, with the model the generator file says it is
             hps = s2config.default_hps(version)
             if checkpoint.get("config") is not None and "model" in checkpoint["config"]:
