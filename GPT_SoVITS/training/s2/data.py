@@ -6,8 +6,8 @@ phone ids, and `sv` for Pro versions. Clips of 0.6 s to 54 s are kept; fewer tha
 (max(2, 100 // n) times) so an epoch has enough batches, as the reference does. Batches
 (DistributedBucketSampler, one replica): clips grouped by length into buckets (frame boundaries 32,
 300, ..., 1900), each bucket topped up to a multiple of the batch size, shuffled per epoch, batches in
-shuffled order. The reference shuffles with torch's generator seeded by the epoch; here numpy's, seeded
-by (seed, epoch): same structure, other order. Padding (TextAudioSpeakerCollate): rows sorted by
+shuffled order, drawn as the reference draws them (`torch.randperm` with a generator seeded by the epoch
+number counted from 1, reproduced by `torch_random.py`): the same batches in the same order. Padding (TextAudioSpeakerCollate): rows sorted by
 spectrogram length, longest first; spectrogram and ssl padded to 2 * (max // 2 + 1) frames.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Iterator, Protocol, Sequence
 import numpy as np
 
 from ...audio.spectrogram import linear_spectrogram
+from ..torch_random import TorchGenerator
 from .step import S2Batch
 
 BOUNDARIES = (32, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800,
@@ -79,8 +80,11 @@ def usable_names(data: Clips, hps: dict) -> tuple[list[str], list[int]]:
     return kept, lengths
 
 
-def bucket_batches(lengths: Sequence[int], batch_size: int, epoch: int, seed: int) -> list[list[int]]:
-    """DistributedBucketSampler's batches (indices into `lengths`) for one epoch, one replica."""
+def bucket_batches(lengths: Sequence[int], batch_size: int, epoch: int) -> list[list[int]]:
+    """DistributedBucketSampler's batches (indices into `lengths`) for the 0-based `epoch`, one replica.
+
+    `s2_train.py` numbers epochs from 1 and seeds the sampler's generator with that number alone (not the
+    configured seed)."""
     buckets: list[list[int]] = [[] for _ in range(len(BOUNDARIES) - 1)]
     for i, length in enumerate(lengths):
         for b in range(len(BOUNDARIES) - 1):
@@ -88,14 +92,14 @@ def bucket_batches(lengths: Sequence[int], batch_size: int, epoch: int, seed: in
                 buckets[b].append(i)
                 break
     buckets = [b for b in buckets if b]
-    rng = np.random.default_rng([seed, epoch])
+    generator = TorchGenerator(epoch + 1)
     batches = []
     for bucket in buckets:
-        order = list(rng.permutation(len(bucket)))
+        order = generator.randperm(len(bucket))
         rem = (batch_size - len(bucket) % batch_size) % batch_size
         order = order + order * (rem // len(bucket)) + order[:rem % len(bucket)]
         batches += [[bucket[k] for k in order[j:j + batch_size]] for j in range(0, len(order), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
+    return [batches[i] for i in generator.randperm(len(batches))]
 
 
 def collate(items: Sequence[ClipItem]) -> S2Batch:
@@ -126,9 +130,9 @@ def collate(items: Sequence[ClipItem]) -> S2Batch:
 class BatchSource:
     """The clips of a prepared folder, loaded once, served as an epoch's batches."""
 
-    def __init__(self, data: Clips, hps: dict, pro: bool, seed: int):
+    def __init__(self, data: Clips, hps: dict, pro: bool):
         self.names, self.lengths = usable_names(data, hps)
-        self.data, self.hps, self.pro, self.seed = data, hps, pro, seed
+        self.data, self.hps, self.pro = data, hps, pro
         self._items: dict[str, ClipItem] = {}
 
     def item(self, name: str) -> ClipItem:
@@ -137,5 +141,5 @@ class BatchSource:
         return self._items[name]
 
     def batches(self, batch_size: int, epoch: int) -> Iterator[S2Batch]:
-        for indices in bucket_batches(self.lengths, batch_size, epoch, self.seed):
+        for indices in bucket_batches(self.lengths, batch_size, epoch):
             yield collate([self.item(self.names[i]) for i in indices])

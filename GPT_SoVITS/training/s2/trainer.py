@@ -123,7 +123,7 @@ class S2Trainer:
     # -- the Trainer protocol ------------------------------------------------------------------------
     def batches(self, data, batch_size: int, epoch: int) -> Iterator[S2Batch]:
         if self._source is None or self._source.data is not data:
-            self._source = BatchSource(data, self.hps, self.cfg.is_pro, self.seed)
+            self._source = BatchSource(data, self.hps, self.cfg.is_pro)
         return self._source.batches(batch_size, epoch)
 
     def draws(self, batch: S2Batch) -> Draws:
