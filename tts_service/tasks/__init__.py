@@ -48,7 +48,9 @@ def build_queue(app: FastAPI) -> TaskQueue:
     # Fine-tunes yield to syntheses between training steps: they wait while any runs or waits for a slot,
     # and while a synthesis task of this process runs (the queue marks those on the same slots).
     slots = state.synthesis_slots
-    finetuner = Finetuner(settings, state.voice_models, yield_to=slots.wait_until_idle)
+    # Their MindSpore work takes turns with the engine's (MindSpore crashes when two threads compute at once).
+    finetuner = Finetuner(settings, state.voice_models, yield_to=slots.wait_until_idle,
+                          models_turn=state.engine.background_turn)
     return TaskQueue(make_backend(settings), TaskLogs(settings.logs_dir), settings.output_dir / OUTPUT_SUBDIR,
                      resolve=options, engine=state.engine, workers=settings.task_workers,
                      max_attempts=settings.task_max_attempts, limits=TaskLimits.from_settings(settings),
