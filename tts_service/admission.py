@@ -12,7 +12,8 @@ the admin page's listings and the task queries keep their threads. Waiting for a
 The task queue's workers do not take these slots: they are bounded already (`task_workers`), and
 tasks wait in their durable queue instead of failing. Sharing would let a backlog of tasks starve
 interactive callers, or a burst of interactive callers stall the queue. So at most
-max_syntheses + task_workers syntheses run at once.
+max_syntheses + task_workers syntheses run at once. A task's synthesis is only marked here
+(`task_running`), so that background work (a fine-tune between its steps) yields to it as to a slot's.
 
 Waiting is loop-agnostic (a lock, and futures woken thread-safely), so one instance serves any number
 of event loops: uvicorn runs one, Starlette's TestClient may run one per request.
@@ -25,7 +26,7 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, TypeVar
+from typing import AsyncIterator, Callable, Iterator, TypeVar
 
 from .envelope import busy
 from .settings import Settings
@@ -50,6 +51,7 @@ class SynthesisSlots:
         self.slots, self.max_waiting, self.wait = max(1, slots), max(0, waiting), max(0.0, wait)
         self._lock = threading.Lock()  # guards the two counts below
         self._running = 0  # slots taken
+        self._tasks = 0  # the task queue's syntheses running (they take no slot; training yields to them)
         self._waiters: deque[_Waiter] = deque()  # oldest first
         self._idle = threading.Condition(self._lock)  # notified when the last running synthesis ends
         # One thread per slot. A stream whose client went keeps its thread until the segment being
@@ -113,12 +115,24 @@ class SynthesisSlots:
             if self._running == 0:
                 self._idle.notify_all()
 
+    @contextlib.contextmanager
+    def task_running(self) -> Iterator[None]:
+        """Held by a task worker while its synthesis runs: no slot, but `wait_until_idle` waits for it."""
+        with self._lock:
+            self._tasks += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._tasks -= 1
+                self._idle.notify_all()
+
     def wait_until_idle(self, give_up: Callable[[], bool], check_every: float = 0.5) -> bool:
-        """Block while syntheses run or wait for a slot (background work, a fine-tune, yields to them)
-        or until `give_up()`; True if it waited."""
+        """Block while syntheses run or wait for a slot, or the task queue's syntheses run (background
+        work, a fine-tune, yields to them), or until `give_up()`; True if it waited."""
         waited = False
         with self._lock:
-            while (self._running or self._waiters) and not give_up():
+            while (self._running or self._waiters or self._tasks) and not give_up():
                 waited = True
                 self._idle.wait(check_every)
         return waited

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple, Protocol, runtime_checkable
+from typing import Callable, ContextManager, Iterator, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -57,6 +57,10 @@ class SpeechEngine(Protocol):
 
     def set_model(self, gpt_path: str | None = None, sovits_path: str | None = None) -> dict:
         """Load other GPT and/or SoVITS weights and swap them in; the new status."""
+
+    def background_turn(self) -> ContextManager[None]:
+        """Held by the service's own MindSpore work (a fine-tune's training step) so that it never computes
+        beside a synthesis: taken once no synthesis used the models for a moment, given back after."""
 
 
 class Engine:
@@ -228,6 +232,12 @@ class Engine:
         return synth
 
     # ---- synthesis ---------------------------------------------------------------------------
+    def background_turn(self) -> ContextManager[None]:
+        """The loaded models' lock (voices' pairs share it); before they are loaded, the load's own lock, so
+        that the work waits for a load in progress rather than computing beside it."""
+        synth = self._synth
+        return self._swap_lock if synth is None else synth.background_turn()
+
     def synthesize(self, options: SynthesisOptions, on_progress: Progress | None = None,
                    should_cancel: Cancel | None = None) -> tuple[int, np.ndarray]:
         """(sample rate, int16 mono samples); raises GPT_SoVITS.pipeline errors."""

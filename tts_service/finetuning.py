@@ -5,7 +5,11 @@ first attempt writes there the `.list` of the voice's training clips (later atte
 list), then `GPT_SoVITS.finetune.cli.run` prepares, trains SoVITS then GPT, and exports. The loop saves
 its state as it goes, so an attempt after a crash (kill -9) goes on from the last saved step. Between
 steps the run stops if the task was cancelled (`CancelledError`) and waits while syntheses run or wait
-(`yield_to`): synthesis keeps priority over training. At the end (stage `export`) the last exported files
+(`yield_to`): synthesis keeps priority over training. Its MindSpore work never runs beside a synthesis's
+(MindSpore crashes when two threads compute at once): the run holds the engine's models' lock
+(`models_turn`) throughout, except between steps, where it gives it back, waits for the syntheses and takes
+it again once the models were left alone for a moment. So a synthesis waits at most for the step in flight
+(or for the preparation of the clips, which holds it as one piece). At the end (stage `export`) the last exported files
 are copied into `voices/<model_id>/weights/` and the voice switches to them in one store write; the run
 folder is then removed. A failure changes nothing on the voice.
 
@@ -14,10 +18,12 @@ models unless set otherwise), with the service's HuBERT/BERT/speaker-verifier fi
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -73,8 +79,10 @@ class Estimate:
 
 class Finetuner:
     def __init__(self, settings: Settings, voice_models: VoiceModelStore,
-                 yield_to: Callable[[Cancelled], object] = lambda cancelled: None):
+                 yield_to: Callable[[Cancelled], object] = lambda cancelled: None,
+                 models_turn: Callable[[], AbstractContextManager] = contextlib.nullcontext):
         self.settings, self.voice_models, self.yield_to = settings, voice_models, yield_to
+        self.models_turn = models_turn
 
     def run_folder(self, model_id: str, task_id: str) -> Path:
         return self.voice_models.private_folder(model_id) / RUNS_FOLDER / task_id
@@ -138,12 +146,16 @@ class Finetuner:
         from GPT_SoVITS.finetune.errors import FinetuneError
         from GPT_SoVITS.finetune.loop import Hooks
 
+        turn = contextlib.ExitStack()  # the models' lock while the run computes
+
         def between_steps() -> None:
+            turn.close()  # the models are the syntheses' while the training waits
             if cancelled():
                 raise CancelledError("fine-tune cancelled between steps")
             self.yield_to(cancelled)
             if cancelled():
                 raise CancelledError("fine-tune cancelled while yielding to syntheses")
+            turn.enter_context(self.models_turn())
 
         def step(record: dict) -> None:
             report({"stage": STAGES[record["model"]], "epoch": record["epoch"], "step": record["step"],
@@ -151,7 +163,9 @@ class Finetuner:
 
         hooks = Hooks(stage=lambda name: report({"stage": STAGES[name]}), step=step, between_steps=between_steps)
         try:
-            run(options, hooks)
+            with turn:
+                turn.enter_context(self.models_turn())
+                run(options, hooks)
         except FinetuneError as exc:
             raise SynthesisError(f"微调失败：{exc}") from exc
 

@@ -212,6 +212,10 @@ class Settings:
         600.0, "--max-recording-seconds", "TTS_MAX_RECORDING_SECONDS", "longest recording a training upload may "
         "have sliced at silences")
     task_workers: int = option(1, "--task-workers", "TASK_WORKERS", "task-queue worker threads")
+    training_workers: int = option(
+        1, "--training-workers", "TRAINING_WORKERS", "task-queue workers that run only fine-tunes, while the "
+        "--task-workers run only syntheses (a queued synthesis never waits behind a training); 0: this process "
+        "runs no fine-tune (with --redis-url another process may: a device of its own for training)")
     task_retention: float = option(
         SEVEN_DAYS, "--task-retention", "TASK_RETENTION_SECONDS",
         "keep finished tasks this long: 604800, 30m, 12h, 7d; <=0 keeps forever", parse=parse_duration)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 import numpy as np
 
@@ -90,6 +90,13 @@ class Synthesizer:
         decode = lambda phones, codes, bert: self._scheduler.submit(  # noqa: E731  (takes the lock itself)
             phones, codes, bert, SamplingOptions(), seed=0, owner=self, early_stop_num=GPT_STEPS).result()
         return warm_up(self.models, self._scheduler.batch, decode)
+
+    def background_turn(self) -> ContextManager[None]:
+        """The models' lock for other MindSpore work of the caller's (a fine-tune's training step): MindSpore
+        crashes when another thread computes during a synthesis (seen with a training step's gradients
+        beside BERT), so that work takes turns with these models as the background warm-up does: once no
+        request used them for a moment, one piece at a time."""
+        return self._models_lock.background()
 
     def warm_up_rest(self) -> dict[str, float]:
         """The warm-up of what only some requests need, meant for a background thread once serving: one

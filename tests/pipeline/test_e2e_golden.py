@@ -261,3 +261,49 @@ def test_concurrent_syntheses_share_the_batch_and_each_gives_the_reference(synth
     for i in (0, 1):
         assert np.abs(answers[i].astype(np.int64) - golden["output_int16"]).max() <= 1
     assert answers[2].shape == golden["output_int16"].shape  # chunked: the same codes, approximately voiced
+
+
+TRAINING_STEPS = 6  # the most steps the training beside the synthesis takes (each well under a second)
+
+
+@pytest.mark.parametrize("synthesizer", ["batched"], indirect=True)  # the service's path
+def test_a_training_in_another_thread_takes_turns_and_changes_neither_side(synthesizer, meta):
+    """The service trains a voice (a fine-tune task) in a thread of its own while syntheses run in others.
+    MindSpore crashes (a segmentation fault) when a training step computes its gradients while a synthesis
+    computes BERT features in another thread, so each step holds `background_turn` (the models' lock, taken
+    when requests left it alone for a moment). A synthesis asked for during a step waits for the step; both
+    then give what they give alone: the same samples, the same losses and weights (the tiny GPT of the s1
+    training golden, without dropout)."""
+    import threading
+
+    from training.s1_golden import meta as s1_meta, tiny_model, training_batches
+    from GPT_SoVITS.training.s1 import S1Trainer
+
+    batches, alone = training_batches(), synthesizer.synthesize(_options(meta))[1]
+    beside, losses, failures = S1Trainer(tiny_model(), s1_meta()["config"], dropout=0.0), [], []
+    stepping, synthesized = threading.Event(), threading.Event()
+
+    def train() -> None:
+        try:
+            while len(losses) < TRAINING_STEPS and not synthesized.is_set():
+                with synthesizer.background_turn():
+                    stepping.set()  # the synthesis is asked for while this step computes
+                    losses.append(beside.train_step(batches[len(losses) % len(batches)])["loss"])
+        except BaseException as exc:  # reported below: the assertion names it
+            failures.append(exc)
+            stepping.set()
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    assert stepping.wait(600)
+    try:
+        audio = synthesizer.synthesize(_options(meta))[1]
+    finally:
+        synthesized.set()
+        thread.join(600)
+    assert not failures and losses, failures
+    np.testing.assert_array_equal(audio, alone)
+    again = S1Trainer(tiny_model(), s1_meta()["config"], dropout=0.0)
+    assert [again.train_step(batches[i % len(batches)])["loss"] for i in range(len(losses))] == losses
+    for (name, ours), (_, theirs) in zip(beside.model.parameters_and_names(), again.model.parameters_and_names()):
+        np.testing.assert_array_equal(ours.asnumpy(), theirs.asnumpy(), err_msg=name)

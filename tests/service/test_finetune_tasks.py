@@ -194,6 +194,27 @@ def test_wait_until_idle_blocks_only_while_a_synthesis_runs_or_waits():
     assert slots.wait_until_idle(lambda: False) is False
 
 
+def test_training_holds_the_models_turn_except_while_it_yields(monkeypatch):
+    """MindSpore crashes when two threads compute at once (tests/pipeline/test_e2e_golden.py): the run holds
+    the engine's models' lock (`models_turn`) while it computes and gives it back between steps."""
+    from GPT_SoVITS.finetune import cli
+    from tts_service.finetuning import Estimate, Finetuner
+
+    lock, seen = threading.Lock(), []
+
+    def run(options, hooks):
+        for _ in range(2):
+            seen.append(("step", lock.locked()))
+            hooks.between_steps()
+        seen.append(("export", lock.locked()))
+
+    monkeypatch.setattr(cli, "run", run)
+    finetuner = Finetuner(None, None, yield_to=lambda cancelled: seen.append(("yield", lock.locked())),
+                          models_turn=lambda: lock)
+    finetuner._train(None, Estimate({}, {}), lambda fields: None, lambda: False)
+    assert seen == [("step", True), ("yield", False)] * 2 + [("export", True)] and not lock.locked()
+
+
 def test_start_up_removes_the_run_folders_of_tasks_no_longer_live(tmp_path, doubles):
     settings = settings_for(tmp_path / "data", **golden_settings())
     runs = settings.voices_dir / "v1" / "finetune"

@@ -3,6 +3,8 @@ once, has no weights to load or switch, and streams what it synthesises (or synt
 A double overrides `synthesize` or `stream` (or both), and `status` if a test looks at it."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from GPT_SoVITS.pipeline import SynthesisError
@@ -22,6 +24,10 @@ class EngineDouble:
 
     def set_model(self, gpt_path: str | None = None, sovits_path: str | None = None) -> dict:
         raise SynthesisError("测试引擎没有可切换的权重")
+
+    def background_turn(self):
+        """No models: nothing to take turns with."""
+        return contextlib.nullcontext()
 
     def synthesize(self, options, on_progress=None, should_cancel=None) -> tuple[int, np.ndarray]:
         rate, pieces = self.stream(options, should_cancel)

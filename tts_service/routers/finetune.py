@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import deps
-from ..envelope import RESOURCE, ApiError, ok
+from ..envelope import BAD_PARAM, RESOURCE, ApiError, ok
 from ..finetuning import FINETUNE, KNOB_FLAGS, Finetuner
 from ..limits import check_fields
 from ..settings import Settings
@@ -20,6 +20,7 @@ from ..tasks.record import LIVE, new_task_id
 router = APIRouter(tags=["音模管理"])
 # What a fine-tune task's entry reports as it runs (besides the queue's own fields).
 PROGRESS_FIELDS = {"stage": "wait", "epoch": 0, "step": 0, "loss": None, "eta_seconds": None, "weights": None}
+NO_TRAINING_WORKERS = "本服务不运行微调任务：以 --training-workers 0 启动（设为 1 或以上才可微调）"
 
 
 class FinetuneRequest(BaseModel):
@@ -64,6 +65,8 @@ async def start_finetune(model_id: str, body: FinetuneRequest, queue: TaskQueue 
     check_fields(body, settings.max_prompt_chars)
     user_id = check_user_id((body.user_id or "").strip() or None)
     task_id = check_id(body.task_id.strip(), "task_id") if (body.task_id or "").strip() else new_task_id()
+    if not queue.training_workers and not settings.redis_url:  # nobody could ever run it
+        raise ApiError(BAD_PARAM, NO_TRAINING_WORKERS, 403)
     store.require(model_id)
     finetuner: Finetuner = queue.finetuner
     await asyncio.to_thread(finetuner.check_ready, model_id)

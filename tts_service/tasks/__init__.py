@@ -45,12 +45,17 @@ def build_queue(app: FastAPI) -> TaskQueue:
         """A stored task's request, decoded when it runs (its voice model is read then, as it is now)."""
         return SynthesisRequest.model_validate(entry).to_options(state.settings, state.voice_models)
 
-    # Fine-tunes yield to syntheses between training steps: they wait while any runs or waits for a slot.
-    finetuner = Finetuner(settings, state.voice_models, yield_to=state.synthesis_slots.wait_until_idle)
+    # Fine-tunes yield to syntheses between training steps: they wait while any runs or waits for a slot,
+    # and while a synthesis task of this process runs (the queue marks those on the same slots).
+    slots = state.synthesis_slots
+    # Their MindSpore work takes turns with the engine's (MindSpore crashes when two threads compute at once).
+    finetuner = Finetuner(settings, state.voice_models, yield_to=slots.wait_until_idle,
+                          models_turn=state.engine.background_turn)
     return TaskQueue(make_backend(settings), TaskLogs(settings.logs_dir), settings.output_dir / OUTPUT_SUBDIR,
                      resolve=options, engine=state.engine, workers=settings.task_workers,
                      max_attempts=settings.task_max_attempts, limits=TaskLimits.from_settings(settings),
-                     finetuner=finetuner)
+                     finetuner=finetuner, training_workers=settings.training_workers,
+                     synthesis_running=slots.task_running)
 
 
 async def _store_away(request: Request, exc: Exception) -> JSONResponse:

@@ -7,13 +7,17 @@ re-queues only tasks whose owning process is gone (their lease expired). `factor
 
 The state changes themselves are the pure functions of transitions.py; a backend makes each of them one
 atomic step on its storage. Every task entering `wait` is offered to `next_task` (the dispatch); `claim`
-decides who runs it, so an id handed out twice, or to several processes, costs nothing.
+decides who runs it, so an id handed out twice, or to several processes, costs nothing. Waiting tasks are
+dispatched by kind (record.kind_of): the queue's synthesis workers ask for syntheses, its training workers
+for fine-tunes, so a long training never holds up the syntheses queued after it.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
+
+from .record import SYNTHESIS
 
 
 @dataclass
@@ -59,17 +63,19 @@ class TaskBackend(ABC):
         return len(live), sum(1 for e in live if e["user_id"] == user_id)
 
     @abstractmethod
-    def next_task(self) -> str | None:
-        """Block a little while (about a second) for the id of a waiting task to claim; None if there is
-        none yet or the backend is stopping (`stop_waiting`). Called by each idle worker, in a thread."""
+    def next_task(self, kind: str = SYNTHESIS) -> str | None:
+        """Block a little while (about a second) for the id of a waiting task of `kind` to claim; None if
+        there is none yet or the backend is stopping (`stop_waiting`). Called by each idle worker, in a
+        thread. Each kind waits in a queue of its own: a synthesis never waits behind a fine-tune."""
 
     @abstractmethod
     def stop_waiting(self) -> None:
         """Shutdown: `next_task` calls return None from now on (within their short wait at most)."""
 
     @abstractmethod
-    def claim(self, task_id: str) -> dict | None:
-        """wait -> run with one more attempt; None if the task is gone or not waiting."""
+    def claim(self, task_id: str, kind: str | None = None) -> dict | None:
+        """wait -> run with one more attempt; None if the task is gone, not waiting, or (with `kind`) of
+        another kind."""
 
     @abstractmethod
     def update(self, task_id: str, **changes) -> dict | None:

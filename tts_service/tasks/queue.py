@@ -8,6 +8,12 @@ Redis, a task whose lease this process lost), so a cancelled task cannot come ba
 progress write stops the synthesis too. Workers take work from the backend (`next_task`): the file store's
 in-process queue, or with Redis the queue every process shares, whoever received the task.
 
+Two pools of workers, each asking the backend for its own kind of task: `workers` synthesis workers and
+`training_workers` training workers (fine-tunes, hours each). So a synthesis queued behind a training
+starts as soon as a synthesis worker is free, and while one runs the training yields between its steps
+(`synthesis_running` marks it, as a synthesis slot marks a direct one). With no training workers this
+process runs no fine-tune; with Redis another process may (a device of its own for training).
+
 The store may go away for a while (Redis down or paused): a worker never dies of that, nor of anything
 else one iteration raises. It logs, backs off (retry.py) and goes on; a progress write that fails is
 skipped, a task's final write is retried until it lands, and a task given up on (at shutdown) is released,
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from contextlib import AbstractContextManager
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +40,8 @@ from . import files
 from .backend import TaskBackend
 from .limits import TaskLimits
 from .logs import TaskLogs
-from .record import (CANCELLED, CANCELLED_MESSAGE, DONE, ERROR, FAILED, RUN, WAIT, new_entry,
-                     progress_percent, result_url)
+from .record import (CANCELLED, CANCELLED_MESSAGE, DONE, ERROR, FAILED, RUN, SYNTHESIS, WAIT, kind_of,
+                     new_entry, progress_percent, result_url)
 from .retry import Backoff, GaveUp, until_done
 
 log = logging.getLogger("tts_service.tasks")
@@ -47,11 +54,14 @@ class TaskQueue:
     def __init__(self, backend: TaskBackend, logs: TaskLogs, output_dir: Path, *, resolve: Resolve,
                  engine: SpeechEngine, workers: int = 1, max_attempts: int = 3,
                  retry_delays: tuple[float, float] | None = None, limits: TaskLimits = TaskLimits(),
-                 finetuner: Finetuner | None = None):
+                 finetuner: Finetuner | None = None, training_workers: int = 1,
+                 synthesis_running: Callable[[], AbstractContextManager] = contextlib.nullcontext):
         self.backend, self.logs, self.limits = backend, logs, limits
         self.output_dir = Path(output_dir)
         self.resolve, self.engine, self.finetuner = resolve, engine, finetuner
         self.workers, self.max_attempts = max(1, workers), max(1, max_attempts)
+        self.training_workers = max(0, training_workers)
+        self.synthesis_running = synthesis_running  # held while a task's synthesis runs: training yields
         self._tasks: list[asyncio.Task] = []
         self._executor: ThreadPoolExecutor | None = None
         self._gate = threading.Lock()  # claim vs delete: a task is either taken or removed, never both
@@ -71,10 +81,14 @@ class TaskQueue:
         self._stop_requested = asyncio.Event()
         # One thread per worker, for its wait for work and for its task in turn: waiting workers never
         # hold the threads other parts of the service use (asyncio.to_thread's pool).
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="task-worker")
-        self._tasks = [asyncio.create_task(self._worker(), name=f"task-worker-{i}") for i in range(self.workers)]
-        log.info("task queue: %d queued again, %d interrupted, %d repaired, %d corrupt; %d worker(s)",
-                 len(report.queued), len(report.interrupted), report.repaired, len(report.corrupt), self.workers)
+        self._executor = ThreadPoolExecutor(self.workers + self.training_workers, thread_name_prefix="task-worker")
+        self._tasks = [asyncio.create_task(self._worker(SYNTHESIS), name=f"task-worker-{i}")
+                       for i in range(self.workers)]
+        self._tasks += [asyncio.create_task(self._worker(FINETUNE), name=f"training-worker-{i}")
+                        for i in range(self.training_workers)]
+        log.info("task queue: %d queued again, %d interrupted, %d repaired, %d corrupt; %d worker(s), "
+                 "%d training worker(s)", len(report.queued), len(report.interrupted), report.repaired,
+                 len(report.corrupt), self.workers, self.training_workers)
 
     def _recover(self):
         report = self.backend.recover(self.max_attempts)
@@ -114,12 +128,13 @@ class TaskQueue:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _worker(self) -> None:
-        """Fetch, run, repeat, until shutdown; whatever one round raises is logged and waited out."""
+    async def _worker(self, kind: str) -> None:
+        """Fetch a task of `kind`, run it, repeat, until shutdown; whatever one round raises is logged and
+        waited out."""
         backoff = self._backoff()
         while not self._stopping.is_set():
             try:
-                await self._work_once()
+                await self._work_once(kind)
                 backoff.reset()
             except Exception as exc:  # never let anything end the worker: log, back off, go on
                 self.loop_errors += 1
@@ -131,12 +146,12 @@ class TaskQueue:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stop_requested.wait(), delay)
 
-    async def _work_once(self) -> None:
-        """One task fetched and run, or none there yet (the backend's wait is short)."""
+    async def _work_once(self, kind: str) -> None:
+        """One task of `kind` fetched and run, or none there yet (the backend's wait is short)."""
         loop = asyncio.get_running_loop()
-        task_id = await loop.run_in_executor(self._executor, self.backend.next_task)
+        task_id = await loop.run_in_executor(self._executor, self.backend.next_task, kind)
         if task_id is not None and not self._stopping.is_set():  # else it waits for the next start
-            await loop.run_in_executor(self._executor, self._execute, task_id)
+            await loop.run_in_executor(self._executor, self._execute, task_id, kind)
 
     def _backoff(self) -> Backoff:
         return Backoff(*self.retry_delays)
@@ -208,17 +223,18 @@ class TaskQueue:
             with contextlib.suppress(*self.backend.transient_errors):
                 waiting = sum(1 for e in self.backend.entries() if e["status"] == WAIT)
         running = [dict(task) for task in list(self._running.values())]  # a copy: workers change it
-        return {"workers": self.workers, "queued": waiting, "running": running}
+        return {"workers": self.workers, "training_workers": self.training_workers, "queued": waiting,
+                "running": running}
 
     # --- worker side (in an executor thread) ----------------------------------------------------
-    def _execute(self, task_id: str) -> None:
+    def _execute(self, task_id: str, kind: str) -> None:
         try:
-            entry = self._retry(f"task {task_id}: claim", lambda: self._claim(task_id))
+            entry = self._retry(f"task {task_id}: claim", lambda: self._claim(task_id, kind))
         except GaveUp:  # shutdown during an outage; still waiting, the next start (or reconcile) has it
             return
         if entry is None:  # deleted while waiting (or taken by another process)
             return
-        self._running[task_id] = {"task_id": task_id, "started_at": entry["started_at"]}
+        self._running[task_id] = {"task_id": task_id, "kind": kind, "started_at": entry["started_at"]}
         self.logs.write(task_id, f"start attempt={entry['attempts']} user_id={entry['user_id']} "
                                  f"model_id={entry.get('model_id')}")
         try:
@@ -231,17 +247,18 @@ class TaskQueue:
             self._cancelled.discard(task_id)
             self.backend.release(task_id)  # whatever happened: never keep a task we stopped running alive
 
-    def _claim(self, task_id: str) -> dict | None:
+    def _claim(self, task_id: str, kind: str) -> dict | None:
         with self._gate:  # taken outside the retries: a DELETE never waits for an outage to end
-            return self.backend.claim(task_id)
+            return self.backend.claim(task_id, kind)
 
     def _attempt(self, entry: dict) -> None:
         task_id = entry["task_id"]
         try:
-            if entry.get("kind") == FINETUNE:
+            if kind_of(entry) == FINETUNE:
                 self._finetune(entry)
             else:
-                self._synthesize(entry)
+                with self.synthesis_running():  # a fine-tune in this process yields to it between steps
+                    self._synthesize(entry)
         except GaveUp:
             raise
         except CancelledError:

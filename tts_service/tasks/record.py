@@ -17,6 +17,12 @@ TERMINAL = (DONE, ERROR)
 # fine-tune (tts_service/finetuning.py, its own progress fields: stage, epoch, step, loss, eta_seconds).
 SYNTHESIS = "synthesis"
 
+
+def kind_of(entry: dict) -> str:
+    """The task's kind; entries written before tasks had kinds are syntheses. Each kind has its own
+    dispatch queue in the backends, so a worker asks only for the kinds it runs."""
+    return entry.get("kind") or SYNTHESIS
+
 # Why a task ended in `error`.
 FAILED = "failed"  # the synthesis raised (bad input, missing weights, ...); `error` has the message
 CANCELLED = "cancelled"  # the client deleted it while it ran

@@ -5,7 +5,12 @@ Keys (all under one prefix, `tts:tasks:` by default):
 - `all`         zset of every task id (score: creation time in ms);
 - `user:<uid>`  set of that user's task ids (listings);
 - `live`        set of waiting and running ids (recovery scans only these);
-- `waiting`     zset of waiting ids, oldest first: a dispatch hint, not the truth;
+- `waiting`     zset of waiting synthesis ids, oldest first: a dispatch hint, not the truth;
+- `waiting:<kind>` the same for the tasks of another kind (`waiting:finetune`): each kind has its own
+                queue, so a worker asks only for the kinds it runs. Syntheses keep the key all tasks
+                shared before kinds had queues; `reconcile` moves a task of another kind found there
+                (queued by an earlier version) to its own queue, so nothing queued before an upgrade
+                is lost;
 - `lease:<id>`  string with a TTL, set while a process runs the task; its value is that claim's token;
 - `epoch`       a random value set once: gone means Redis lost its data (restarted without persistence).
 
@@ -37,7 +42,7 @@ from typing import Callable
 import redis
 
 from .backend import Recovery, TaskBackend
-from .record import ERROR, LIVE, RUN, WAIT, newest_first, now
+from .record import ERROR, LIVE, RUN, SYNTHESIS, WAIT, kind_of, newest_first, now
 from .redis_client import NEXT_TASK_BLOCK, TRANSIENT_ERRORS, HealthProbe, connect
 from .redis_client import RedisUnavailable  # noqa: F401 (raised by from_url; imported from here)
 from .redis_journal import Journal
@@ -78,6 +83,10 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
 
     def _lease(self, task_id: str) -> str:
         return self.key("lease", task_id)
+
+    def _waiting(self, kind: str) -> str:
+        """The dispatch queue of a kind's waiting tasks (syntheses: the key of before kinds had queues)."""
+        return self.key("waiting") if kind == SYNTHESIS else self.key("waiting", kind)
 
     @property
     def _epoch_key(self) -> str:
@@ -125,9 +134,9 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
     def _put(self, pipe, entry: dict) -> None:
         pipe.set(self._task(entry["task_id"]), json.dumps(entry, ensure_ascii=False))
 
-    def _unindex_live(self, pipe, task_id: str) -> None:
+    def _unindex_live(self, pipe, task_id: str, kind: str = SYNTHESIS) -> None:
         pipe.srem(self.key("live"), task_id)
-        pipe.zrem(self.key("waiting"), task_id)
+        pipe.zrem(self._waiting(kind), task_id)  # an unknown kind's stray id is harmless: claim refuses it
         pipe.delete(self._lease(task_id))
 
     # --- start-up and dead workers --------------------------------------------------------------
@@ -149,8 +158,13 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
         mark = self.journal.mark()
         live = self._read_many(sorted(self.r.smembers(self.key("live"))))
         waiting = [e for e in live if e["status"] == WAIT]
-        if waiting:
-            self.r.zadd(self.key("waiting"), {e["task_id"]: self._order(e) for e in waiting}, nx=True)
+        by_kind: dict[str, dict[str, float]] = {}
+        for entry in waiting:
+            by_kind.setdefault(kind_of(entry), {})[entry["task_id"]] = self._order(entry)
+        for kind, scores in by_kind.items():
+            self.r.zadd(self._waiting(kind), scores, nx=True)
+            if kind != SYNTHESIS:  # queued by an earlier version in the one shared queue: now in its own
+                self.r.zrem(self._waiting(SYNTHESIS), *scores)
         self.journal.refresh(live, mark)
         return waiting
 
@@ -196,7 +210,7 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
             if entry["status"] in LIVE:
                 pipe.sadd(self.key("live"), task_id)
             if entry["status"] == WAIT:
-                pipe.zadd(self.key("waiting"), {task_id: order})
+                pipe.zadd(self._waiting(kind_of(entry)), {task_id: order})
             if entry["status"] == RUN and token is not None:
                 pipe.set(self._lease(task_id), token, px=self.lease_ms)
             return True
@@ -235,12 +249,12 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
 
     def _write_waiting(self, pipe, entry: dict) -> None:
         self._put(pipe, entry)
-        pipe.zadd(self.key("waiting"), {entry["task_id"]: self._order(entry)})
+        pipe.zadd(self._waiting(kind_of(entry)), {entry["task_id"]: self._order(entry)})
         pipe.delete(self._lease(entry["task_id"]))
 
     def _write_final(self, pipe, entry: dict) -> None:
         self._put(pipe, entry)
-        self._unindex_live(pipe, entry["task_id"])
+        self._unindex_live(pipe, entry["task_id"], kind_of(entry))
 
     # --- reads (each first checks the epoch: a client never sees tasks vanish while Redis is restored) --
     def _read_many(self, task_ids: list[str]) -> list[dict]:
@@ -291,23 +305,23 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
             pipe.zadd(self.key("all"), {task_id: order})
             pipe.sadd(self.key("user", entry["user_id"]), task_id)
             pipe.sadd(self.key("live"), task_id)
-            pipe.zadd(self.key("waiting"), {task_id: order})
+            pipe.zadd(self._waiting(kind_of(entry)), {task_id: order})
 
         created = bool(self._atomic(task_id, lambda known: (False, None) if known else (True, writes)))
         if created:
             self.journal.note(entry)
         return created
 
-    def claim(self, task_id: str) -> dict | None:
+    def claim(self, task_id: str, kind: str | None = None) -> dict | None:
         token = secrets.token_hex(8)
 
         def writes(pipe, result):
             self._put(pipe, result)
-            pipe.zrem(self.key("waiting"), task_id)
+            pipe.zrem(self._waiting(kind_of(result)), task_id)
             pipe.set(self._lease(task_id), token, px=self.lease_ms)
 
         self._release(task_id)  # a stale token of ours must not fence our own new claim
-        running = self._atomic(task_id, lambda entry: _writing(claimed(entry, now()), writes))
+        running = self._atomic(task_id, lambda entry: _writing(claimed(entry, now(), kind), writes))
         if running is not None:
             self.journal.note(running)
             with self._lock:
@@ -315,13 +329,14 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
                 self._start_heartbeat()
         return running
 
-    def next_task(self, timeout: float = NEXT_TASK_BLOCK) -> str | None:
-        """For a shared dispatcher: block up to `timeout` s for the oldest waiting task id, or None.
-        Popping only hands out the id; `claim` decides. Idle callers also notice a Redis that lost its
-        data (and restore it), reap dead workers' tasks and reconcile the indexes."""
+    def next_task(self, kind: str = SYNTHESIS, timeout: float = NEXT_TASK_BLOCK) -> str | None:
+        """For a shared dispatcher: block up to `timeout` s for the oldest waiting task id of `kind`, or
+        None. Popping only hands out the id; `claim` decides (and refuses a task of another kind). Idle
+        callers also notice a Redis that lost its data (and restore it), reap dead workers' tasks and
+        reconcile the indexes."""
         self.sync_epoch()
         self.maintain()
-        popped = self.r.bzpopmin(self.key("waiting"), timeout=timeout)
+        popped = self.r.bzpopmin(self._waiting(kind), timeout=timeout)
         return popped[1] if popped else None
 
     def stop_waiting(self) -> None:
@@ -356,7 +371,7 @@ class RedisTaskBackend(LeaseHolder, TaskBackend):
                 pipe.delete(self._task(task_id))
                 pipe.zrem(self.key("all"), task_id)
                 pipe.srem(self.key("user", entry["user_id"]), task_id)
-                self._unindex_live(pipe, task_id)
+                self._unindex_live(pipe, task_id, kind_of(entry))
             return entry, writes
         removed = self._atomic(task_id, change)
         if removed is not None or only_if is None:  # a refused conditional removal keeps our claim

@@ -8,8 +8,9 @@ renamed into `done/` or `error/`. A rename within one file system is atomic, so 
 task is in exactly one folder. A crash between the two steps leaves a finished entry in `task/`,
 which `recover` moves on; a crash mid-write leaves only a hidden temp file, which `recover` deletes.
 
-Waiting tasks are handed to this process's workers through an in-process queue (dispatch.py): filled at
-`recover`, and by every change that leaves a task waiting (`create`, `requeue`).
+Waiting tasks are handed to this process's workers through in-process queues, one per task kind
+(dispatch.py): filled at `recover`, and by every change that leaves a task waiting (`create`, `requeue`).
+The files carry the kind (none: a synthesis), so tasks written before kinds had queues are dispatched too.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ..storage.ids import is_valid_id
 from . import files
 from .backend import Recovery, TaskBackend
 from .dispatch import LocalDispatch
-from .record import DONE, ERROR, LIVE, RUN, TERMINAL, WAIT, newest_first, now
+from .record import DONE, ERROR, LIVE, RUN, SYNTHESIS, TERMINAL, WAIT, kind_of, newest_first, now
 from .transitions import claimed, finished, recovered, recovery_order, requeued, updated
 
 log = logging.getLogger("tts_service.tasks")
@@ -55,7 +56,7 @@ class FileTaskStore(TaskBackend):
                         self._adopt(path, entry, report)
             for entry in recovery_order([e for e in self._entries.values() if e["status"] in LIVE]):
                 self._resume(entry, max_attempts, report)
-            self._dispatch.reset(report.queued)
+            self._dispatch.reset([(task_id, kind_of(self._entries[task_id])) for task_id in report.queued])
         return report
 
     def _read(self, path: Path, report: Recovery) -> dict | None:
@@ -109,8 +110,8 @@ class FileTaskStore(TaskBackend):
         return len(live), live.count(user_id)
 
     # --- dispatch -------------------------------------------------------------------------------
-    def next_task(self) -> str | None:
-        return self._dispatch.take()
+    def next_task(self, kind: str = SYNTHESIS) -> str | None:
+        return self._dispatch.take(kind)
 
     def stop_waiting(self) -> None:
         self._dispatch.close()
@@ -139,11 +140,11 @@ class FileTaskStore(TaskBackend):
                 return False
             files.write_json(self.path(entry), entry)
             self._entries[entry["task_id"]] = copy.deepcopy(entry)
-        self._dispatch.put(entry["task_id"])
+        self._dispatch.put(entry["task_id"], kind_of(entry))
         return True
 
-    def claim(self, task_id: str) -> dict | None:
-        return self._change(task_id, lambda entry: claimed(entry, now()))
+    def claim(self, task_id: str, kind: str | None = None) -> dict | None:
+        return self._change(task_id, lambda entry: claimed(entry, now(), kind))
 
     def update(self, task_id: str, **changes) -> dict | None:
         return self._change(task_id, lambda entry: updated(entry, changes, now()))
@@ -154,7 +155,7 @@ class FileTaskStore(TaskBackend):
     def requeue(self, task_id: str, **changes) -> dict | None:
         waiting = self._change(task_id, lambda entry: requeued(entry, changes, now()))
         if waiting is not None:
-            self._dispatch.put(task_id)
+            self._dispatch.put(task_id, kind_of(waiting))
         return waiting
 
     def remove(self, task_id: str, only_if: Callable[[dict], bool] | None = None) -> dict | None:

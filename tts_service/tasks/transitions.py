@@ -11,12 +11,13 @@ brought back. `stamp` is the time of the change (record.now()).
 """
 from __future__ import annotations
 
-from .record import ERROR, INTERRUPTED, INTERRUPTED_MESSAGE, LIVE, RUN, TERMINAL, WAIT
+from .record import ERROR, INTERRUPTED, INTERRUPTED_MESSAGE, LIVE, RUN, TERMINAL, WAIT, kind_of
 
 
-def claimed(entry: dict | None, stamp: int) -> dict | None:
-    """wait -> run, with one more attempt."""
-    if entry is None or entry["status"] != WAIT:
+def claimed(entry: dict | None, stamp: int, kind: str | None = None) -> dict | None:
+    """wait -> run, with one more attempt; only a task of `kind` when it is given (a worker that runs one
+    kind never takes another's task, whatever id its dispatch handed it)."""
+    if entry is None or entry["status"] != WAIT or (kind is not None and kind_of(entry) != kind):
         return None
     return {**entry, "status": RUN, "attempts": entry.get("attempts", 0) + 1, "started_at": stamp,
             "updated_at": stamp}
