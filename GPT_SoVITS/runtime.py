@@ -13,6 +13,7 @@ glibc's malloc keeps memory that large arrays gave back (its mmap threshold grow
 so later large arrays come from the heap, which it rarely trims): weight loading and the first runs of
 each model left ~1.4 GB of the server's resident memory free but unreturned. `configure` fixes the
 threshold (`release_freed_memory`), so large blocks are mapped and unmapped and their memory returns.
+`discard_memory` gives back the pages of a buffer that is kept but no longer used (a key/value pool).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 
 DEVICE_TARGETS = ("CPU", "Ascend", "GPU")
@@ -30,6 +32,7 @@ _ON, _OFF = ("1", "true", "yes"), ("0", "false", "no")  # values of the GPT_SOVI
 # the trim threshold goes back at once (glibc's mallopt parameters).
 MMAP_THRESHOLD_BYTES = 1 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MADV_DONTNEED = 4  # Linux
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,33 @@ def release_freed_memory() -> bool:
         if variable not in os.environ:
             done = bool(mallopt(parameter, MMAP_THRESHOLD_BYTES)) and done
     return done
+
+
+def discard_memory(address: int, nbytes: int) -> bool:
+    """Zero `nbytes` of this process's memory at `address` (a CPU tensor's) and give its whole pages back
+    to the system: they read as zero and take memory again only when written (`madvise(MADV_DONTNEED)`
+    on private memory; the partial pages at either end are zeroed in place). False, touching nothing,
+    on another device target (a parameter's memory is the device's there) or without the C library."""
+    if _configured is None or _configured.device_target != "CPU" or nbytes <= 0 or sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        madvise, memset = libc.madvise, libc.memset
+    except (OSError, AttributeError, TypeError):
+        return False
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    memset.argtypes, memset.restype = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t), ctypes.c_void_p
+    page = os.sysconf("SC_PAGE_SIZE")
+    end = address + nbytes
+    first, last = -(-address // page) * page, end // page * page
+    if last <= first:  # no whole page inside: zero it all
+        memset(address, 0, nbytes)
+        return True
+    if madvise(first, last - first, _MADV_DONTNEED) != 0:
+        return False
+    memset(address, 0, first - address)
+    memset(last, 0, end - last)
+    return True
 
 
 def compiled_decoding() -> bool:

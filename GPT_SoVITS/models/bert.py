@@ -237,8 +237,9 @@ class ChineseBert:
         loaded = load_hf_folder(folder)
         self.config = BertConfig.from_dict(loaded.config)
         self.model = BertModel(self.config)
-        load_into(self.model, to_stored_layout(self.model, encoder_state(loaded.state)), source=str(folder))
-        del loaded
+        state = encoder_state(loaded.state)
+        del loaded  # `state` holds the file's arrays alone: each goes once its transposed copy is made
+        load_into(self.model, to_stored_layout(self.model, state, consume=True), source=str(folder))
         self.model.set_train(False)
         # Counted from the end of the file's layers, then only those layers are kept.
         self.feature_layers = self.model.layers_for(-HIDDEN_STATE_FROM_END)

@@ -18,11 +18,17 @@ from mindspore import nn, ops
 SQRT_HALF = 0.7071067811865476
 
 
-def zeros_parameter(*shape: int) -> ms.Parameter:
-    """A float32 parameter of zeros, to be filled by the weight loader. Built on numpy's zeros without a
-    copy: the pages stay untouched until something writes them, and loading replaces them (copying
-    BERT's 1.3 GB of placeholders would take seconds)."""
-    return ms.Parameter(ms.Tensor.from_numpy(np.zeros(shape, dtype=np.float32)))
+def zeros_parameter(*shape: int, name: str | None = None, requires_grad: bool = True) -> ms.Parameter:
+    """A float32 parameter of zeros: a weight's placeholder until loading replaces it, or a key/value buffer.
+    Its memory is numpy's zeros, shared, so its pages stay untouched, and take no memory, until something
+    writes them: BERT's 1.3 GB of placeholders cost nothing before the weights replace them, and a
+    key/value pool costs only the positions written (reading untouched pages reads the kernel's shared
+    zero page). `Parameter(tensor)` copies its tensor into fresh, written memory (unless it guesses from
+    reference counts that nothing else holds it, which it does not here), so the parameter starts on a
+    scalar and `set_data` then takes the zeros as they are."""
+    param = ms.Parameter(ms.Tensor(0.0, ms.float32), name=name, requires_grad=requires_grad)
+    param.set_data(ms.Tensor.from_numpy(np.zeros(shape, dtype=np.float32)))
+    return param
 
 
 class Linear(nn.Cell):
@@ -49,12 +55,16 @@ class Linear(nn.Cell):
         return y if x.ndim == 2 else y.reshape(*x.shape[:-1], -1)
 
 
-def to_stored_layout(cell: nn.Cell, state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A PyTorch-layout state dict with the weights of `store_transposed` Linears transposed to [in, out]."""
+def to_stored_layout(cell: nn.Cell, state: Mapping[str, np.ndarray], *, consume: bool = False) -> dict[str, np.ndarray]:
+    """A PyTorch-layout state dict with the weights of `store_transposed` Linears transposed to [in, out].
+    With `consume`, `state` (a dict) is emptied as it goes: where it holds the only reference to a matrix,
+    the matrix goes as soon as its transposed copy is made, so loading never holds two copies of the
+    model (BERT's would be 2.5 GB at once)."""
     transposed = {f"{prefix}.weight" if prefix else "weight"
                   for prefix, sub in cell.cells_and_names() if isinstance(sub, Linear) and sub.store_transposed}
+    take = state.pop if consume else state.__getitem__
     return {name: (transposed_copy(np.asarray(value)) if name in transposed else value)
-            for name, value in state.items()}
+            for name in list(state) for value in (take(name),)}
 
 
 def transposed_copy(matrix: np.ndarray, rows_per_block: int = 64) -> np.ndarray:

@@ -133,3 +133,37 @@ def test_running_sequences_past_the_ceiling_stop_the_newest_and_the_oldest_runs_
     assert all(size <= ceiling for size, both in pools if both)  # only the oldest, alone, may pass it
     alone = gpt.generate(*short, options, early_stop_num=10_000, seed=0)
     np.testing.assert_array_equal(oldest.state.result().tokens, alone.tokens)
+
+
+def test_pools_the_batch_has_left_are_released_to_zeros_and_a_clean_one_is_written_only_where_packed(monkeypatch):
+    """Growing and shrinking across pools: every pool but the current one is zero (its memory given back)
+    and marked clean, and a repack into a clean pool writes only the packed positions, never the whole
+    pool; decoding stays exact (the case above, where pools are resized several times)."""
+    monkeypatch.setattr(batch_module, "HEADROOM", 8)
+    monkeypatch.setattr(batch_module, "POOL_UNIT", 32)
+    gpt, meta, inputs, _ = load(VERSIONS[0])
+    options = sampling_options(meta)
+    batch = SemanticBatch(gpt.model, batch_sizes=(1, 2, 4, 8))
+    assigned = []
+    real_assign = batch_module.ops.assign
+    monkeypatch.setattr(batch_module.ops, "assign", lambda target, value: assigned.append(target) or
+                        real_assign(target, value))
+    moves = []  # (pool before, pool after, whole-pool assignments) of each repack that changed the pool
+    real_repack = batch._repack
+
+    def repack():
+        before, start = batch._pool, len(assigned)
+        real_repack()
+        if before is not None and batch._pool is not before:
+            moves.append((before.size, batch._pool.size, assigned[start:]))
+
+    batch._repack = repack
+    extra = others(gpt, inputs, options)
+    run_batch(batch, {0: [extra[0]], 2: [extra[1]], 4: [extra[2]]})
+    left = [pool for pool in batch._pools.values() if pool is not batch._pool]
+    assert len(batch._pools) >= 3 and left and len(moves) >= 2, moves
+    for pool in left:
+        assert pool.clean
+        for param in (*pool.keys, *pool.values):
+            assert not param.asnumpy().any(), param.name
+    assert all(not whole for _, _, whole in moves), [(a, b, len(whole)) for a, b, whole in moves]

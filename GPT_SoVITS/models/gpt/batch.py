@@ -31,7 +31,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..layers import zero_pad
+from ..layers import zero_pad, zeros_parameter
 from .decode import DecodeInputs, SequenceState
 from .model import Text2SemanticDecoder
 
@@ -56,19 +56,32 @@ def pool_size_for(positions: int) -> int:
 
 
 class PoolBuffers:
-    """The key and value pools of every layer, `[heads, size, head_dim]` Parameters, zero when built."""
+    """The key and value pools of every layer, `[heads, size, head_dim]` Parameters, zero when built.
+
+    Their memory is taken page by page as positions are written (`layers.zeros_parameter`): a pool that
+    only a warm-up step has run costs nothing, and `release` gives a pool's memory back once the batch
+    has moved to another. `clean` says every position holds zero (fresh, or released)."""
 
     def __init__(self, model: Text2SemanticDecoder, size: int):
         cfg = model.cfg
         shape = (cfg.num_heads, size, cfg.head_dim)
 
         def pools(kind: str) -> ms.ParameterTuple:
-            return ms.ParameterTuple([
-                ms.Parameter(ms.Tensor(np.zeros(shape, np.float32)), name=f"batch_pool{size}.{kind}{i}",
-                             requires_grad=False) for i in range(cfg.num_layers)])
+            return ms.ParameterTuple([zeros_parameter(*shape, name=f"batch_pool{size}.{kind}{i}", requires_grad=False)
+                                      for i in range(cfg.num_layers)])
 
         self.size = size
         self.keys, self.values = pools("k"), pools("v")
+        self.clean = True
+
+    def release(self) -> None:
+        """Zero the pool by giving its pages back to the system (`runtime.discard_memory`: they read as
+        zero and take memory again when written). Where the parameters' memory is not this process's
+        own (other targets) it stays as it is, not clean, and the next repack into it rewrites it whole."""
+        from GPT_SoVITS.runtime import discard_memory
+
+        params = (*self.keys, *self.values)
+        self.clean = all(discard_memory(param.data_ptr(), param.nbytes) for param in params)
 
 
 class BatchStepGraph(nn.Cell):
@@ -246,17 +259,27 @@ class SemanticBatch:
 
     def _repack(self) -> None:
         """Rewrite the pool (resized to fit) with every sequence's keys and values packed from 0 and zeros
-        after them: a gather of the placed sequences' positions, zero-padded, assigned into the new pool,
-        then the pending ones written in place after them. Exact: values are only moved."""
+        after them: a gather of the placed sequences' positions, written into a clean new pool at the
+        first positions (`IndexAdd` into zeros), or zero-padded and assigned whole into a pool that is not
+        clean (the same one, or one not released); then the pending ones written in place after them.
+        Exact: values are only moved. A pool left behind is released."""
         old, pool = self._pool, self._pool_of(pool_size_for(self._packed_need()))
         placed = [s for s in self.sequences if s.pending is None]
         order = [position for s in placed for position in s.positions]
         if old is not None:  # (the first pool is fresh zeros)
             index = ms.Tensor(np.asarray(order, np.int32))
-            for sources, targets in ((old.keys, pool.keys), (old.values, pool.values)):
-                for source, target in zip(sources, targets):
+            pairs = zip((*old.keys, *old.values), (*pool.keys, *pool.values))
+            if pool is not old and pool.clean:  # zeros already: only the packed positions are written
+                at = ms.Tensor(np.arange(len(order), dtype=np.int32))
+                for source, target in pairs if order else ():
+                    self._write_in_place(target, at, ops.gather(source, index, 1))
+            else:
+                for source, target in pairs:
                     packed = ops.gather(source, index, 1) if order else source[:, :0]
                     ops.assign(target, zero_pad(packed, 1, 0, pool.size - len(order)))
+        pool.clean = False
+        if old is not None and old is not pool:
+            old.release()
         start = 0
         for sequence in placed:
             sequence.positions = list(range(start, start + len(sequence.positions)))

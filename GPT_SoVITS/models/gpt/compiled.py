@@ -18,6 +18,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..layers import zeros_parameter
 from .cache import KVCache
 
 # Positions; one graph per multiple that decoding reaches (seconds of compilation each). The first holds a
@@ -42,11 +43,10 @@ class StepGraph(nn.Cell):
         self.layers = model.h.layers
         self.predict = model.ar_predict_layer
         shape = (cfg.num_heads, capacity, cfg.head_dim)
-        zeros = lambda: ms.Tensor(np.zeros(shape, np.float32))  # noqa: E731
-        self.keys = ms.ParameterTuple(
-            [ms.Parameter(zeros(), name=f"step_cache.k{i}", requires_grad=False) for i in range(cfg.num_layers)])
-        self.values = ms.ParameterTuple(
-            [ms.Parameter(zeros(), name=f"step_cache.v{i}", requires_grad=False) for i in range(cfg.num_layers)])
+        self.keys = ms.ParameterTuple([zeros_parameter(*shape, name=f"step_cache.k{i}", requires_grad=False)
+                                       for i in range(cfg.num_layers)])
+        self.values = ms.ParameterTuple([zeros_parameter(*shape, name=f"step_cache.v{i}", requires_grad=False)
+                                         for i in range(cfg.num_layers)])
         self.capacity = capacity
         self._write = ops.IndexAdd(axis=1)
 
