@@ -130,3 +130,14 @@ def test_import_has_no_side_effects():
         env.setdefault(dictionary.ENV_DICT_DIR, str(reference))
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_word_counts_load_only_for_a_word_that_needs_splitting():
+    """wordsegment's counts (~100 MB) stay unloaded while every word is in the dictionary (the service's
+    warm-up, most English text), and a run-together unknown word still splits into dictionary words."""
+    converter = build_g2p(build_lexicon(None), tagger=None)
+    g2p("Hello world, this is a test.", converter)
+    assert not converter.segmenter.loaded
+    assert "catdog" not in converter.lexicon.words
+    assert converter.lookup("catdog") == converter.lookup("cat") + converter.lookup("dog")
+    assert converter.segmenter.loaded

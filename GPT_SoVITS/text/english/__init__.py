@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from wordsegment import Segmenter
-
 from ..symbols import SYMBOLS_V2
 from .dictionary import Lexicon, default_lexicon
-from .g2p import EnglishG2p
+from .g2p import EnglishG2p, LazySegmenter
 from .homographs import homographs
 from .neural_g2p import default_guesser
 from .normalize import text_normalize
@@ -28,9 +26,7 @@ _SYMBOLS = set(SYMBOLS_V2)
 
 
 def build_g2p(lexicon: Lexicon, tagger: Tagger | None) -> EnglishG2p:
-    segmenter = Segmenter()
-    segmenter.load()  # wordsegment's bundled unigram/bigram counts
-    return EnglishG2p(lexicon, homographs(), default_guesser(), segmenter, tokenizer(), tagger)
+    return EnglishG2p(lexicon, homographs(), default_guesser(), LazySegmenter(), tokenizer(), tagger)
 
 
 @lru_cache(maxsize=1)

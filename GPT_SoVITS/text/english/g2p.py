@@ -26,12 +26,32 @@ _SIBILANTS = {"S", "Z", "SH", "ZH", "CH", "JH"}  # ...'s -> AH0 Z; everything el
 _POSSESSIVE_RE = re.compile(r"^([a-z]+)('s)$")
 
 
+class LazySegmenter:
+    """wordsegment's `Segmenter`, its unigram and bigram counts (~100 MB resident) loaded on the first word
+    that needs splitting. Only a word outside the dictionary, longer than three letters and not a
+    possessive gets there, so most processes never load them."""
+
+    def __init__(self) -> None:
+        self._segmenter: Segmenter | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._segmenter is not None
+
+    def segment(self, word: str) -> list[str]:
+        if self._segmenter is None:
+            segmenter = Segmenter()
+            segmenter.load()
+            self._segmenter = segmenter
+        return self._segmenter.segment(word)
+
+
 @dataclass
 class EnglishG2p:
     lexicon: Lexicon
     homographs: dict[str, Homograph]
     guesser: NeuralG2p | None
-    segmenter: Segmenter
+    segmenter: LazySegmenter
     tokenize: Callable[[str], list[str]]
     tagger: Tagger | None  # None: no part-of-speech tags, homographs take their default reading
 
