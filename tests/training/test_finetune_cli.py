@@ -204,17 +204,23 @@ def test_real_trainers_are_built_from_the_options(monkeypatch, tmp_path):
     s2.S2Trainer = type("S2Trainer", (), {"from_pretrained": recorder("s2")})
     for name, module in (("s1", s1), ("s1.config", s1_config), ("s2", s2)):
         monkeypatch.setitem(sys.modules, f"GPT_SoVITS.training.{name}", module)
+    from GPT_SoVITS import runtime
+
+    # the device is set up before each trainer is built (a resume over a prepared folder loads no
+    # preparation model, which used to be the only place that configured it)
+    monkeypatch.setattr(runtime, "configure", lambda target: calls.setdefault("configured", []).append(target))
     gpt, generator = tmp_path / "gpt.ckpt", tmp_path / "s2G.pth"
     options = parse_options(["--list", "a.list", "--out", str(tmp_path / "voice"), "--pretrained-s1", str(gpt),
                              "--pretrained-s2G", str(generator), "--batch-size", "3", "--gpt-batch-size", "5",
                              "--sovits-epochs", "7", "--gpt-epochs", "9", "--learning-rate-scale", "0.5",
-                             "--text-low-lr-rate", "0.3", "--seed", "7"])
+                             "--text-low-lr-rate", "0.3", "--seed", "7", "--device-target", "CPU"])
     with pytest.raises(FinetuneError, match="--pretrained-s1"):
         trainers.FACTORIES["s1"](options, None)
     gpt.write_bytes(b"")
     generator.write_bytes(b"")
     trainers.FACTORIES["s1"](options, None)
     trainers.FACTORIES["s2"](options, None)
+    assert calls["configured"] == ["CPU", "CPU"]
     args, kwargs = calls["s1"]
     assert args == (gpt, {"optimizer": {"lr": 0.005, "lr_init": 5e-6, "lr_end": 5e-5}})
     assert kwargs == {"batch_size": 5, "epochs": 9, "exp_name": "voice", "seed": 7}

@@ -121,8 +121,14 @@ def test_from_pretrained_reads_generator_and_discriminator_files(tmp_path: Path)
     write_torch_checkpoint({"weight": g, "iteration": 1}, tmp_path / "G.pth")
     write_torch_checkpoint({"weight": d, "iteration": 1}, tmp_path / "D.pth")
     hps = golden.meta(VERSION)["hps"]
-    with pytest.raises(Exception, match="wrong shape|unexpected|missing"):
-        S2Trainer.from_pretrained(tmp_path / "G.pth", tmp_path / "D.pth", VERSION, hps)  # the narrow D
+    narrow = S2Trainer.from_pretrained(tmp_path / "G.pth", tmp_path / "D.pth", VERSION, hps)  # D's widths: its file's
+    assert narrow.step_fn.net_d.discriminators[0].convs[3].weight_v.shape == d["discriminators.0.convs.3.weight_v"].shape
+    for name, p in narrow.net_d.parameters_and_names():
+        np.testing.assert_array_equal(p.asnumpy(), d[name], err_msg=name)
+    d.pop("discriminators.1.convs.4.weight_v")
+    write_torch_checkpoint({"weight": d}, tmp_path / "D.pth")
+    with pytest.raises(Exception, match="discriminators.1.convs.4.weight_v"):
+        S2Trainer.from_pretrained(tmp_path / "G.pth", tmp_path / "D.pth", VERSION, hps)
     trainer = S2Trainer.from_pretrained(tmp_path / "G.pth", None, VERSION, hps, learning_rate=0.5,
                                         learning_rate_scale=0.1, exp_name="voice", batch_size=3)
     assert trainer.step_fn.optim_g.groups[0].lr == pytest.approx(0.05 * hps["train"]["lr_decay"])
@@ -131,14 +137,44 @@ def test_from_pretrained_reads_generator_and_discriminator_files(tmp_path: Path)
         np.testing.assert_array_equal(p.asnumpy(), g[name], err_msg=name)
 
 
-def test_an_inference_export_is_refused_as_a_starting_point_with_a_clear_message(tmp_path: Path):
-    """A web UI export has no enc_q: training from it is refused before any model is built, naming why."""
+def test_an_inference_export_starts_a_fine_tune_with_a_fresh_enc_q(tmp_path: Path, caplog):
+    """A web UI export has no enc_q: the reference loads it with strict=False, so enc_q starts from torch's
+    default init (v, bias ~ U(+-1/sqrt(fan_in)), g = ||v||) and the rest is the file's; a warning says so."""
+    g = golden.weights(VERSION, "g")
+    export = {name: value for name, value in g.items() if not name.startswith("enc_q.")}
+    write_torch_checkpoint({"weight": export}, tmp_path / "export.pth")
+    with caplog.at_level("WARNING"):
+        trainer = S2Trainer.from_pretrained(tmp_path / "export.pth", None, VERSION, golden.meta(VERSION)["hps"])
+    assert "enc_q" in caplog.text and "from scratch" in caplog.text
+    params = {name: p.asnumpy() for name, p in trainer.net_g.parameters_and_names()}
+    posterior = sorted(name for name in params if name.startswith("enc_q."))
+    assert posterior == sorted(name for name in g if name.startswith("enc_q."))
+    for name, value in export.items():
+        np.testing.assert_array_equal(params[name], value, err_msg=name)
+    for name in posterior:
+        value = params[name]
+        assert np.isfinite(value).all() and np.abs(value).max() > 0, name
+        if name.endswith(".weight_v"):
+            bound = 1 / np.sqrt(np.prod(value.shape[1:]))
+            assert np.abs(value).max() <= bound, name
+            norm = np.sqrt((value.astype(np.float64) ** 2).reshape(len(value), -1).sum(1))
+            g_name = name[:-1] + "g"
+            np.testing.assert_allclose(params[g_name].reshape(-1), norm, rtol=1e-6, err_msg=g_name)
+            np.testing.assert_allclose(params[name[:-len("weight_v")] + "bias"], 0, atol=bound)
+
+
+def test_a_generator_lacking_more_than_enc_q_is_still_refused(tmp_path: Path):
     from GPT_SoVITS.weights import WeightLoadError
 
-    g = {name: value for name, value in golden.weights(VERSION, "g").items() if not name.startswith("enc_q.")}
-    write_torch_checkpoint({"weight": g}, tmp_path / "export.pth")
-    with pytest.raises(WeightLoadError, match="inference export without enc_q"):  # not a list of 100 keys
-        S2Trainer.from_pretrained(tmp_path / "export.pth", None, VERSION, golden.meta(VERSION)["hps"])
+    g = {name: value for name, value in golden.weights(VERSION, "g").items()
+         if not name.startswith(("enc_q.", "dec.conv_post."))}
+    write_torch_checkpoint({"weight": g}, tmp_path / "broken.pth")
+    with pytest.raises(WeightLoadError, match="missing.*dec.conv_post"):
+        S2Trainer.from_pretrained(tmp_path / "broken.pth", None, VERSION, golden.meta(VERSION)["hps"])
+    g = {**golden.weights(VERSION, "g"), "enc_q.extra.weight": np.zeros(3, np.float32)}
+    write_torch_checkpoint({"weight": g}, tmp_path / "extra.pth")
+    with pytest.raises(WeightLoadError, match="unexpected.*enc_q.extra"):
+        S2Trainer.from_pretrained(tmp_path / "extra.pth", None, VERSION, golden.meta(VERSION)["hps"])
 
 
 class _Clip:

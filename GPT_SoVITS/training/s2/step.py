@@ -20,7 +20,7 @@ from ...models.sovits.discriminator import MultiPeriodDiscriminator
 from ...models.sovits.dropout import masks
 from ...models.sovits.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
 from ...models.sovits.training import SynthesizerTrain, slice_segments
-from .optim import AdamW
+from .optim import AdamW, as_array
 
 
 @dataclass
@@ -55,9 +55,14 @@ def draw(rng: np.random.Generator, batch: S2Batch, inter_channels: int, segment_
     return Draws(noise, starts, int(rng.integers(2 ** 62)))
 
 
-def grad_norm(grads: dict[str, ms.Tensor]) -> float:
+def grad_norm(grads: "dict[str, ms.Tensor | np.ndarray]") -> float:
     """The global 2-norm, summed in float64 as commons.clip_grad_value_ does (per-tensor norms squared)."""
-    return float(sum(float(np.linalg.norm(g.asnumpy().astype(np.float64))) ** 2 for g in grads.values()) ** 0.5)
+    return float(sum(float(np.linalg.norm(as_array(g).astype(np.float64))) ** 2 for g in grads.values()) ** 0.5)
+
+
+def to_numpy(grads: dict[str, ms.Tensor]) -> dict[str, np.ndarray]:
+    """The gradients copied out once, for the norm and the (numpy) optimiser."""
+    return {name: g.asnumpy() for name, g in grads.items()}
 
 
 @dataclass
@@ -135,9 +140,11 @@ class S2Step:
         y, y_mel = self.real_segments(t, draws)
         y_hat = self.generate(t, draws).y_hat
         loss_disc, grads_d = self.discriminator_grads(y, y_hat)
+        grads_d = to_numpy(grads_d)
         norm_d = grad_norm(grads_d)
         self.optim_d.step(grads_d)
         losses, grads_g = self.generator_grads(t, draws, y, y_mel)
+        grads_g = to_numpy(grads_g)
         norm_g = grad_norm(grads_g)
         self.optim_g.step(grads_g)
         return {"loss": losses["gen_all"], **losses, "disc": loss_disc, "grad_norm_d": norm_d,

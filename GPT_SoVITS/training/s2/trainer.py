@@ -1,11 +1,13 @@
 """S2Trainer: SoVITS fine-tuning as s2_train.py does it (the `Trainer` protocol of training/trainer.py).
 
-Start: the pretrained generator (strictly: every key of the training model, enc_q included, as the
-released s2G files hold) and the pretrained discriminator when given, else a fresh one (torch's default
-initialisation: uniform +-1/sqrt(fan_in), weight_g = ||weight_v||). Optimisers: AdamW (betas, eps from
-s2.json, weight decay 0.01) for D, and for G four groups: everything trainable at learning_rate, the
-text side (enc_p.text_embedding, encoder_text, mrte) at learning_rate x text_low_lr_rate; ssl_proj and
-the quantiser stay frozen. Schedule: ExponentialLR(lr_decay), stepped once before epoch 1 and after each
+Start: the pretrained generator (every key of the training model, as the released s2G files hold) and
+the pretrained discriminator when given, else a fresh one (torch's default initialisation: uniform
++-1/sqrt(fan_in), weight_g = ||weight_v||). A generator file without the posterior encoder (an inference
+export: the web UI deletes enc_q) starts with a fresh enc_q initialised the same way, as the reference's
+`load_state_dict(..., strict=False)` leaves it; any other missing or unexpected key is an error.
+Optimisers: AdamW (betas, eps from s2.json, weight decay 0.01) for D, and for G four groups: everything
+trainable at learning_rate, the text side (enc_p.text_embedding, encoder_text, mrte) at learning_rate x
+text_low_lr_rate; ssl_proj and the quantiser stay frozen. Schedule: ExponentialLR(lr_decay), stepped once before epoch 1 and after each
 epoch. Each step draws the posterior's noise, the segment starts and the dropout masks' seed from the
 trainer's own generator (saved with the state, so a resumed run continues the same sequence); dropout as
 the reference (p_dropout in the text encoder, 0.1 in the style encoder).
@@ -13,6 +15,7 @@ the reference (p_dropout in the text encoder, 0.1 in the style encoder).
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -20,7 +23,7 @@ import numpy as np
 
 from ...audio.mel import MelSpectrogram
 from ...models.sovits.config import SoVITSConfig
-from ...models.sovits.discriminator import DiscriminatorDims, MultiPeriodDiscriminator
+from ...models.sovits.discriminator import SCALE_LAYERS, DiscriminatorDims, MultiPeriodDiscriminator
 from ...models.sovits.posterior import POSTERIOR_LAYERS
 from ...models.sovits.training import SynthesizerTrain
 from ...models.sovits.weight_norm_cells import rename_parameters
@@ -32,26 +35,56 @@ from .optim import AdamW, ParamGroup
 from .step import Draws, S2Batch, S2Step, TrainHps, draw
 
 TEXT_GROUPS = ("enc_p.text_embedding.", "enc_p.encoder_text.", "enc_p.mrte.")
+POSTERIOR = "enc_q."  # training only: inference exports leave it out
+log = logging.getLogger(__name__)
 
 
 def _state_of(cell) -> dict[str, np.ndarray]:
     return {name: p.asnumpy() for name, p in cell.parameters_and_names()}
 
 
-def fresh_discriminator_weights(net_d: MultiPeriodDiscriminator, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """torch's Conv default init under weight_norm: v, bias ~ U(+-1/sqrt(fan_in)), g = ||v|| per output."""
+def fresh_conv_weights(cell, rng: np.random.Generator, prefix: str = "") -> dict[str, np.ndarray]:
+    """torch's Conv default init of the convolutions under `prefix`: weight (or weight_v), bias ~
+    U(+-1/sqrt(fan_in)); under weight_norm g = ||v|| per output, as `weight_norm` sets it from v."""
     state = {}
-    for name, p in net_d.parameters_and_names():
+    for name, p in cell.parameters_and_names():
+        if not name.startswith(prefix) or not name.endswith((".weight_v", ".weight")):
+            continue
+        shape = tuple(p.shape)
+        bound = 1.0 / np.sqrt(np.prod(shape[1:]))
+        v = rng.uniform(-bound, bound, shape)
+        state[name] = v.astype(np.float32)
+        base = name.rpartition(".")[0]
         if name.endswith(".weight_v"):
-            shape = tuple(p.shape)
-            bound = 1.0 / np.sqrt(np.prod(shape[1:]))
-            v = rng.uniform(-bound, bound, shape)
-            base = name[: -len(".weight_v")]
-            state[name] = v.astype(np.float32)
             state[base + ".weight_g"] = np.sqrt((v ** 2).reshape(shape[0], -1).sum(1)).reshape(
                 (shape[0],) + (1,) * (len(shape) - 1)).astype(np.float32)
-            state[base + ".bias"] = rng.uniform(-bound, bound, shape[0]).astype(np.float32)
+        state[base + ".bias"] = rng.uniform(-bound, bound, shape[0]).astype(np.float32)
     return state
+
+
+def fresh_discriminator_weights(net_d: MultiPeriodDiscriminator, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return fresh_conv_weights(net_d, rng)
+
+
+def with_posterior(net_g: SynthesizerTrain, g_state: Mapping[str, np.ndarray],
+                   rng: np.random.Generator) -> Mapping[str, np.ndarray]:
+    """`g_state`, with a fresh enc_q when it has none of enc_q's keys (an inference export)."""
+    if any(str(key).startswith(POSTERIOR) for key in g_state):
+        return g_state
+    log.warning("the pretrained generator has no enc_q (an inference export): the posterior encoder starts "
+                "from scratch (torch's default initialisation), as the reference's non-strict load leaves it")
+    return {**g_state, **fresh_conv_weights(net_g, rng, POSTERIOR)}
+
+
+def discriminator_dims(d_state: Mapping[str, np.ndarray]) -> DiscriminatorDims:
+    """The widths (and the scale discriminator's groups) of a discriminator's weights: the released s2D
+    files' are the reference's; a smaller model's D its own, as its G's dims come from the G file."""
+    scale = [np.shape(d_state[f"discriminators.0.convs.{i}.weight_v"]) for i in range(len(SCALE_LAYERS))]
+    channels = tuple(int(shape[0]) for shape in scale)
+    groups = tuple(int(c_in) // int(shape[1]) for c_in, shape in zip((1,) + channels[:-1], scale))
+    periods = tuple(int(np.shape(d_state[f"discriminators.1.convs.{i}.weight_v"])[0])
+                    for i in range(len(DiscriminatorDims().period_channels)))
+    return DiscriminatorDims(channels, groups, periods)
 
 
 class S2Trainer:
@@ -67,11 +100,11 @@ class S2Trainer:
             raise ValueError("SoVITS training supports freeze_quantizer true and use_spectral_norm false (as released)")
         self.cfg = SoVITSConfig.from_hps(self.hps, version, s2config.n_symbols(version))
         self.net_g = SynthesizerTrain(self.cfg, posterior_layers, float(model.get("p_dropout", 0.0)))
-        load_into(self.net_g, g_state, source="pretrained G")
-        self.net_d = MultiPeriodDiscriminator(version, discriminator_dims)
-        rename_parameters(self.net_d)
         self.seed = int(train["seed"])
         self.rng = np.random.default_rng(self.seed)
+        load_into(self.net_g, with_posterior(self.net_g, g_state, self.rng), source="pretrained G")
+        self.net_d = MultiPeriodDiscriminator(version, discriminator_dims)
+        rename_parameters(self.net_d)
         load_into(self.net_d, d_state if d_state is not None else fresh_discriminator_weights(self.net_d, self.rng),
                   source="pretrained D")
         lr, betas, eps = float(train["learning_rate"]), tuple(train["betas"]), float(train["eps"])
@@ -95,17 +128,13 @@ class S2Trainer:
     def from_pretrained(cls, g_path: str | Path, d_path: str | Path | None, version: str,
                         hps: Mapping[str, Any] | None = None, *, learning_rate_scale: float = 1.0,
                         exp_name: str | None = None, **train: Any) -> "S2Trainer":
-        """The released (or any training) G / D files (`{"weight": state dict, ...}`); `hps` defaults to
+        """The released (or any training) G / D files (`{"weight": state dict, ...}`; D's widths are its
+        file's, `discriminator_dims`); `hps` defaults to
         the reference's s2 config of `version` with the generator file's `model` section (its dims: the
         released files' are the config's, a smaller model's its own); `train` overrides its train keys by
         name (batch_size, epochs, learning_rate, text_low_lr_rate, seed, ...); `learning_rate_scale` multiplies the learning
         rate; `exp_name` is the config's `name` (the web UI's experiment name) in exports."""
         checkpoint = read_torch_checkpoint(g_path)
-        if not any(str(key).startswith("enc_q.") for key in checkpoint["weight"]):
-            raise WeightLoadError(
-                f"{g_path}: 这是推理用的 SoVITS 导出文件（没有训练用的 enc_q 权重），不能作为微调的起点；请用发布的 "
-                f"s2G 底模（--pretrained-s2G）。 (an inference export without enc_q: fine-tune from a released s2G "
-                f"file; the reference would start enc_q from scratch)")
         if hps is None:  # the version's s2 config, with the model the generator file says it is
             hps = s2config.default_hps(version)
             if checkpoint.get("config") is not None and "model" in checkpoint["config"]:
@@ -116,9 +145,14 @@ class S2Trainer:
         if exp_name is not None:
             hps["name"] = exp_name
         g = {k: np.asarray(v, np.float32) for k, v in checkpoint["weight"].items()}
-        d = None if d_path is None else {
-            k: np.asarray(v, np.float32) for k, v in read_torch_checkpoint(d_path)["weight"].items()}
-        return cls(version, hps, g, d)
+        if d_path is None:
+            return cls(version, hps, g)
+        d = {k: np.asarray(v, np.float32) for k, v in read_torch_checkpoint(d_path)["weight"].items()}
+        try:
+            dims = discriminator_dims(d)
+        except (KeyError, IndexError) as exc:
+            raise WeightLoadError(f"{d_path}: not a SoVITS discriminator's weights (no {exc})") from exc
+        return cls(version, hps, g, d, discriminator_dims=dims)
 
     # -- the Trainer protocol ------------------------------------------------------------------------
     def batches(self, data, batch_size: int, epoch: int) -> Iterator[S2Batch]:
