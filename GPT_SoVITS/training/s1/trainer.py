@@ -8,8 +8,10 @@ tail of an epoch carries into the next, as `zero_grad` only follows a step) Scal
 Batches come as the reference's bucket sampler orders them (`data.py`). Gradients from MindSpore's
 `value_and_grad`; the optimiser works on float32 numpy copies of the weights and writes them back.
 
-Not done: DPO (`if_dpo`, off by default in the reference too) is refused; the reference's dropout
-masks cannot be replayed (they come from torch's generator), ours come from a seeded numpy one.
+With `train.if_dpo` (off by default, as in the reference) the loss is the reference's DPO `forward`
+(`models.gpt.dpo`): each batch's rejected codes are drawn from the trainer's seeded numpy generator (saved
+with the state), before the dropout masks. The reference's dropout masks and rejected codes cannot be
+replayed (they come from torch's generator); ours come from that seeded numpy one.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numpy as np
 import mindspore as ms
 
 from ...models.gpt.config import GPTConfig
+from ...models.gpt.dpo import DpoLoss, make_reject_y
 from ...models.gpt.model import Text2SemanticDecoder
 from ...models.gpt.training import TRAINING_DROPOUT, TeacherForcedLoss, TrainingBatch, top_k_accuracy
 from .config import training_config
@@ -46,7 +49,8 @@ class S1Trainer:
         self.optimizer = ScaledAdam(self.master, optimizer)
         self.schedule = WarmupCosineLRSchedule.from_config(self.config)
         self.rng = np.random.default_rng(self.config["train"]["seed"] if seed is None else seed)
-        self.loss = TeacherForcedLoss(model, dropout, self.rng)
+        self.if_dpo = bool(self.config["train"].get("if_dpo", False))  # as the lightning module reads it
+        self.loss = DpoLoss(model, dropout, self.rng) if self.if_dpo else TeacherForcedLoss(model, dropout, self.rng)
         self._value_and_grad = ms.value_and_grad(self.loss, None, self.params, has_aux=True)
         self.grads: dict[str, np.ndarray] | None = None  # summed since the last optimiser step
         self.epoch = 0  # completed epochs
@@ -66,8 +70,6 @@ class S1Trainer:
         checkpoint is given. The keyword arguments are the web UI's `train` edits, stored in the config
         that the exported files carry.
         """
-        if if_dpo:
-            raise ValueError("DPO training (if_dpo) is not implemented; the reference's default is off")
         from ...weights import load_gpt_checkpoint, load_into
 
         checkpoint = load_gpt_checkpoint(ckpt) if ckpt is not None else None
@@ -90,10 +92,16 @@ class S1Trainer:
 
     # -- training ---------------------------------------------------------------------------------------------
     def train_step(self, batch: TrainingBatch) -> dict[str, float]:
-        tensors, targets = self.loss.inputs(batch)
-        (loss, logits), grads = self._value_and_grad(*tensors)
+        if self.if_dpo:  # the rejected codes first, as forward draws them before its passes
+            tensors, targets = self.loss.inputs(batch, make_reject_y(batch.semantic_ids, self.rng))
+            (loss, loss_1, loss_2, logits), grads = self._value_and_grad(*tensors)
+            terms = {"loss_ce": float(loss_1.asnumpy()), "loss_dpo": float(loss_2.asnumpy())}
+        else:
+            tensors, targets = self.loss.inputs(batch)
+            (loss, logits), grads = self._value_and_grad(*tensors)
+            terms = {}
         self._accumulate(grads)
-        metrics = {"loss": float(loss.asnumpy()),
+        metrics = {"loss": float(loss.asnumpy()), **terms,
                    "top_3_acc": top_k_accuracy(logits.asnumpy(), targets, self.model.cfg.eos),
                    "lr": self.optimizer.lr}
         if self.batch_idx > 0 and self.batch_idx % STEP_EVERY == 0:
