@@ -41,6 +41,7 @@ class FinetuneOptions:
     if_save_latest: bool = True
     if_save_every_weights: bool = True
     learning_rate_scale: float = 1.0
+    if_dpo: bool = False  # GPT: the reference's DPO loss (its web UI's checkbox, off by default)
     seed: int = 1234
     skip_bad_clips: bool = False
     prepare_only: bool = False
@@ -115,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep only the latest training state (else every saved one is kept)")
     add("--if-save-every-weights", action=argparse.BooleanOptionalAction, default=True,
         help="export the web UI's files at every save (else at the end only)")
+    add("--if-dpo", action="store_true", help="GPT: train with the reference's DPO loss (each batch also on "
+        "corrupted codes; about twice the time per step)")
     add("--skip-bad-clips", action="store_true", help="train without the clips that fail preparation")
     add("--prepare-only", action="store_true", help="prepare the dataset and stop")
     add("--device-target", default=None, help="CPU, Ascend or GPU (default: what the machine has)")
@@ -145,5 +148,5 @@ def parse_options(argv: list[str] | None = None) -> FinetuneOptions:
         text_low_lr_rate=args.text_low_lr_rate, sovits_save_every_epoch=args.sovits_save_every_epoch,
         gpt_save_every_epoch=args.gpt_save_every_epoch, save_every_steps=args.save_every_steps,
         if_save_latest=args.if_save_latest, if_save_every_weights=args.if_save_every_weights,
-        learning_rate_scale=args.learning_rate_scale, seed=args.seed,
+        learning_rate_scale=args.learning_rate_scale, if_dpo=args.if_dpo, seed=args.seed,
         skip_bad_clips=args.skip_bad_clips, prepare_only=args.prepare_only, device_target=args.device_target)

@@ -37,8 +37,8 @@ def sovits_trainer(options: FinetuneOptions, data: PreparedDataset) -> Trainer:
 
 
 def gpt_trainer(options: FinetuneOptions, data: PreparedDataset) -> Trainer:
-    """`S1Trainer` from the pretrained GPT checkpoint, with the web UI's GPT knobs; the learning-rate scale
-    multiplies the s1 configuration's learning rates (peak, initial, final)."""
+    """`S1Trainer` from the pretrained GPT checkpoint, with the web UI's GPT knobs (`if_dpo` included); the
+    learning-rate scale multiplies the s1 configuration's learning rates (peak, initial, final)."""
     from GPT_SoVITS.training.s1 import S1Trainer
     from GPT_SoVITS.training.s1.config import training_config
 
@@ -48,7 +48,8 @@ def gpt_trainer(options: FinetuneOptions, data: PreparedDataset) -> Trainer:
     for key in ("lr", "lr_init", "lr_end"):
         config["optimizer"][key] *= options.learning_rate_scale
     return S1Trainer.from_pretrained(options.pretrained_s1, config, batch_size=options.gpt_batch_size,
-                                     epochs=options.gpt_epochs, exp_name=options.name, seed=options.seed)
+                                     epochs=options.gpt_epochs, exp_name=options.name, if_dpo=options.if_dpo,
+                                     seed=options.seed)
 
 
 FACTORIES: dict[str, TrainerFactory] = {"s2": sovits_trainer, "s1": gpt_trainer}

@@ -223,8 +223,33 @@ def test_real_trainers_are_built_from_the_options(monkeypatch, tmp_path):
     assert calls["configured"] == ["CPU", "CPU"]
     args, kwargs = calls["s1"]
     assert args == (gpt, {"optimizer": {"lr": 0.005, "lr_init": 5e-6, "lr_end": 5e-5}})
-    assert kwargs == {"batch_size": 5, "epochs": 9, "exp_name": "voice", "seed": 7}
+    assert kwargs == {"batch_size": 5, "epochs": 9, "exp_name": "voice", "if_dpo": False, "seed": 7}
     args, kwargs = calls["s2"]
     assert args == (generator, None, "v2", None)
     assert kwargs == {"batch_size": 3, "epochs": 7, "text_low_lr_rate": 0.3, "exp_name": "voice", "seed": 7,
                       "learning_rate_scale": 0.5}
+
+
+def test_if_dpo_reaches_the_gpt_trainer(monkeypatch, tmp_path):
+    """`--if-dpo` (off by default, as the reference's web UI) is handed to `S1Trainer.from_pretrained`."""
+    import types
+
+    from GPT_SoVITS.finetune import trainers
+    from GPT_SoVITS.finetune.options import parse_options
+
+    calls = []
+    s1 = types.ModuleType("GPT_SoVITS.training.s1")
+    s1.S1Trainer = type("S1Trainer", (), {"from_pretrained": classmethod(lambda cls, *a, **kw: calls.append(kw))})
+    s1_config = types.ModuleType("GPT_SoVITS.training.s1.config")
+    s1_config.training_config = lambda: {"optimizer": {"lr": 0.01, "lr_init": 1e-5, "lr_end": 1e-4}}
+    for name, module in (("s1", s1), ("s1.config", s1_config)):
+        monkeypatch.setitem(sys.modules, f"GPT_SoVITS.training.{name}", module)
+    from GPT_SoVITS import runtime
+
+    monkeypatch.setattr(runtime, "configure", lambda target: None)
+    gpt = tmp_path / "gpt.ckpt"
+    gpt.write_bytes(b"")
+    base = ["--list", "a.list", "--out", str(tmp_path / "voice"), "--pretrained-s1", str(gpt)]
+    for extra in ([], ["--if-dpo"]):
+        trainers.FACTORIES["s1"](parse_options(base + extra), None)
+    assert [kw["if_dpo"] for kw in calls] == [False, True]

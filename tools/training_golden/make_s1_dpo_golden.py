@@ -6,8 +6,8 @@ Run `make_s1_golden.py` first: this reuses its tiny GPT (`init.npz`), clips and 
 and helpers are imported from it), seeds torch, lets the reference's `make_reject_y` draw the rejected codes
 and records them with the draws it made, then runs the reference's `forward` (the chosen and the rejected
 pass) in float32 and float64 with those rejected codes, and one ScaledAdam step on its gradient. Writes
-`dpo.json`, `dpo_reject.npz` (the rejected codes of DPO_SEED and EXTRA_SEEDS, `<seed>/...`), `dpo_grads.npz`, `dpo_params.npz` beside the s1 golden. Dropout is off
-(`eval()`), as in the s1 golden.
+`dpo.json`, `dpo_reject.npz` (the rejected codes of DPO_SEED and EXTRA_SEEDS, `<seed>/...`), `dpo_grads.npz`
+and `dpo_params.npz` beside the s1 golden. Dropout is off (`eval()`), as in the s1 golden.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ BATCH = 0  # which of the s1 golden's batches
 BETA = 0.2  # t2s_model.forward: dpo_loss(A, R, 0, 0, 0.2, reference_free=True)
 
 
-def reference_reject(y: torch.Tensor, y_lens: torch.Tensor, seed: int = DPO_SEED) -> tuple[torch.Tensor, torch.Tensor, list]:
+def reference_reject(y: torch.Tensor, y_lens: torch.Tensor, seed: int = DPO_SEED) -> tuple[torch.Tensor, ...]:
     """`make_reject_y` after seeding, and the draws it made (replayed from the same seed in its order:
     per utterance, the kind (0 repeat, 1 lost), then the two sorted cut points in [0, padded length))."""
     torch.manual_seed(seed)
