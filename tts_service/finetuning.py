@@ -47,6 +47,7 @@ KNOB_FLAGS = {"sovits_epochs": "--sovits-epochs", "gpt_epochs": "--gpt-epochs", 
               "gpt_save_every_epoch": "--gpt-save-every-epoch", "save_every_steps": "--save-every-steps",
               "text_low_lr_rate": "--text-low-lr-rate", "learning_rate_scale": "--learning-rate-scale",
               "seed": "--seed"}
+SWITCH_FLAGS = {"if_dpo": "--if-dpo"}  # the command's on/off knobs a task may turn on (JSON true -> the flag)
 
 Report = Callable[[dict], None]  # progress fields of the task entry
 Cancelled = Callable[[], bool]
@@ -139,6 +140,7 @@ class Finetuner:
         for key, flag in KNOB_FLAGS.items():
             if knobs.get(key) is not None:
                 argv += [flag, str(knobs[key])]
+        argv += [flag for key, flag in SWITCH_FLAGS.items() if knobs.get(key)]
         return parse_options(argv)  # the knobs were bounded by the request's schema: no argparse exit here
 
     def _train(self, options, estimate: Estimate, report: Report, cancelled: Cancelled) -> None:

@@ -243,3 +243,18 @@ def test_a_recording_longer_than_the_limit_is_refused(make_client, clips, png):
     files = [("recording", ("long.wav", clips["5s"].read_bytes(), "audio/wav"))]
     body = assert_envelope(client.post("/voice-models/v1/training-data", files=files, data={"language": "zh"}), 3, 400)
     assert "录音过长" in body["message"]
+
+
+def test_if_dpo_knob_reaches_the_command(tmp_path, monkeypatch):
+    """`if_dpo` (a JSON boolean, off when left out) is the command's `--if-dpo`; anything else is a 422."""
+    from tts_service import finetuning
+    from tts_service.routers.finetune import FinetuneRequest
+
+    monkeypatch.setattr(finetuning, "_version_of", lambda path: "v2")
+    finetuner = finetuning.Finetuner(settings_for(tmp_path / "data"), None)
+    assert FinetuneRequest(user_id="admin", if_dpo=True).knobs() == {"if_dpo": True}
+    assert FinetuneRequest(user_id="admin").knobs() == {}
+    for knobs, expected in (({}, False), ({"if_dpo": False}, False), ({"if_dpo": True, "gpt_epochs": 3}, True)):
+        assert finetuner._options(tmp_path / "a.list", tmp_path / "out", "voice", knobs).if_dpo is expected
+    with pytest.raises(ValueError):
+        FinetuneRequest(user_id="admin", if_dpo="maybe")

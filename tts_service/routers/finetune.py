@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import deps
 from ..envelope import BAD_PARAM, RESOURCE, ApiError, ok
-from ..finetuning import FINETUNE, KNOB_FLAGS, Finetuner
+from ..finetuning import FINETUNE, KNOB_FLAGS, SWITCH_FLAGS, Finetuner
 from ..limits import check_fields
 from ..settings import Settings
 from ..storage.ids import check_id, check_user_id
@@ -43,9 +43,11 @@ class FinetuneRequest(BaseModel):
                                                                          "learning rate (default 0.4)")
     learning_rate_scale: float | None = Field(None, gt=0, le=10, description="multiplies both learning rates")
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="random seed (default 1234)")
+    if_dpo: bool | None = Field(None, description="GPT: train with the reference's DPO loss (default false; "
+                                                  "about twice the GPT time)")
 
     def knobs(self) -> dict:
-        return {key: getattr(self, key) for key in KNOB_FLAGS if getattr(self, key) is not None}
+        return {key: getattr(self, key) for key in (*KNOB_FLAGS, *SWITCH_FLAGS) if getattr(self, key) is not None}
 
 
 def _has_live_finetune(queue: TaskQueue, model_id: str) -> bool:
