@@ -88,7 +88,45 @@ def bench_gpt(steps: int, roof: float | None) -> None:
     report("gpt.realtime_factor", step / TOKEN_SECONDS, "x")
     if roof is not None:
         report("gpt.step_over_roof", step / roof, "x")
+    bench_prefill_modes(gpt, phones.size, prompt.size)
     bench_gpt_batches(gpt, phones, prompt, bert)
+
+
+def _resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_prefill_modes(gpt, n_text: int, n_audio: int, rounds: int = 4) -> None:
+    """The prefill alone, op by op (the CPU's default) and as the bucketed graph (`models/gpt/prefill.py`),
+    alternated in one process, and the resident memory the bucket's graph keeps (why the CPU stays op by op)."""
+    import mindspore as ms
+
+    from GPT_SoVITS.models.gpt.model import prefill_mask
+    from GPT_SoVITS.models.gpt.prefill import CompiledPrefill
+
+    model, dim = gpt.model, gpt.model.cfg.hidden_dim
+    rng = np.random.default_rng(1)
+    text = ms.Tensor(rng.standard_normal((n_text, dim)).astype(np.float32))
+    audio = ms.Tensor(rng.standard_normal((n_audio, dim)).astype(np.float32))
+    eager = lambda: model.prefill(text, audio, model.new_cache(512)).asnumpy()  # noqa: E731
+    eager()
+    before = _resident_mb()
+    compiled = CompiledPrefill(model)
+    graph = lambda: compiled.run(ms.ops.cat((text, audio), axis=0), prefill_mask(n_text, n_audio))[0].asnumpy()  # noqa: E731
+    graph()
+    report("gpt.prefill.bucket_graph_memory", _resident_mb() - before, f"MB (one graph, {n_text + n_audio} positions)")
+    seconds: dict[str, list[float]] = {"op_by_op": [], "bucket_graph": []}
+    for _ in range(rounds):
+        for mode, run in (("op_by_op", eager), ("bucket_graph", graph)):
+            start = time.perf_counter()
+            run()
+            seconds[mode].append(time.perf_counter() - start)
+    for mode, times in seconds.items():
+        report(f"gpt.prefill.{mode}", min(times) * 1e3, f"ms (best of {rounds}, the prefill alone)")
+    report("gpt.prefill.bucket_graph_speedup", min(seconds["op_by_op"]) / min(seconds["bucket_graph"]), "x")
 
 
 def bench_gpt_batches(gpt, phones, prompt, bert, sizes=(1, 2, 4, 8), steps: int = 40) -> None:

@@ -1,5 +1,6 @@
-"""The compiled generators (fixed windows; one dynamic-length graph) give the op-by-op generator's audio,
-for every SoVITS folder.
+"""The compiled generators (fixed windows; one dynamic-length graph) give the op-by-op generator's audio:
+the dynamic graph (the CPU's default) for every SoVITS folder, the fixed windows (other targets' default,
+~18 s a folder here) for the first.
 
 The latent and timbre come from the folder's golden trace (`<case>.dec_in`, `<case>.ge`), repeated to
 lengths that run whole (in a short graph, in the window's graph, op by op) and to several windows with a
@@ -34,8 +35,8 @@ def repeated(z: np.ndarray, frames: int) -> ms.Tensor:
     return ms.Tensor(np.ascontiguousarray(np.tile(z, (1, 1, reps))[:, :, :frames]))
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_windowed_generator_equals_op_by_op(version):
+@pytest.mark.parametrize("version", VERSIONS[:1])  # the windows' logic is the same for every folder; the
+def test_windowed_generator_equals_op_by_op(version):  # CPU's default (dynamic) graph is checked on each below
     sovits, z_golden, ge = golden_decoder_input(version)
     dec, hop = sovits.model.dec, sovits.hop_length
     names = [p.name for p in dec.get_parameters()]
