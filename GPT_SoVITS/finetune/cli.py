@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 from GPT_SoVITS.training.prepared import PreparedDataset
 
@@ -20,7 +21,16 @@ from .loop import Hooks, MetricsLog, ProgressBar, Schedule, iterate, train
 from .options import FinetuneOptions, parse_options
 
 
-def prepare(options: FinetuneOptions) -> PreparedDataset:
+def between_each(items: Iterable, between: Callable[[], None]) -> Iterator:
+    """`items`, with `between()` called before each one after the first (where a caller may give the machine
+    to others, or stop: each clip before it is already written, so a rerun reuses it)."""
+    for index, item in enumerate(items):
+        if index:
+            between()
+        yield item
+
+
+def prepare(options: FinetuneOptions, between_clips: Callable[[], None] = lambda: None) -> PreparedDataset:
     from GPT_SoVITS.training.prepare import WeightsVersionError, load_prep_models, prepare_dataset, read_list
 
     entries, errors = read_list(options.list_path, options.wav_dir)
@@ -37,7 +47,7 @@ def prepare(options: FinetuneOptions) -> PreparedDataset:
             raise FinetuneError(str(exc)) from exc
 
     report = prepare_dataset(entries, options.prepared, options.version, models,
-                             lambda items: iterate(items, "prepare", len(entries)))
+                             lambda items: between_each(iterate(items, "prepare", len(entries)), between_clips))
     errors += report.errors
     if errors and not options.skip_bad_clips:
         lines = "\n".join(f"  {error}" for error in errors)
@@ -56,7 +66,7 @@ def prepare(options: FinetuneOptions) -> PreparedDataset:
 def run(options: FinetuneOptions, hooks: Hooks = Hooks()) -> list[Path]:
     """Prepare, then train s2 and s1; the files exported. `hooks` follow and control the run (loop.Hooks)."""
     hooks.stage("prepare")
-    data = prepare(options)
+    data = prepare(options, hooks.between_steps)
     if options.prepare_only:
         return []
     options.out.mkdir(parents=True, exist_ok=True)

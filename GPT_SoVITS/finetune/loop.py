@@ -45,8 +45,9 @@ def _nothing(*_args) -> None:
 class Hooks:
     """What a caller besides the command line follows and controls (the service's fine-tune task): the
     stage (`prepare`, then each model's name, `s2` and `s1`), each step's metrics record as written, and a
-    call between steps, after the step's state is saved when one is due, that may block (training yields
-    the machine to others) or raise (a cancel: the run stops there and resumes from the last save)."""
+    call between steps (and between two clips of the preparation), after the step's state is saved when one
+    is due, that may block (training yields the machine to others) or raise (a cancel: the run stops there
+    and resumes from the last save; prepared clips are kept)."""
 
     stage: Callable[[str], None] = field(default=_nothing)
     step: Callable[[dict], None] = field(default=_nothing)

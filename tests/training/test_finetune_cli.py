@@ -253,3 +253,32 @@ def test_if_dpo_reaches_the_gpt_trainer(monkeypatch, tmp_path):
     for extra in ([], ["--if-dpo"]):
         trainers.FACTORIES["s1"](parse_options(base + extra), None)
     assert [kw["if_dpo"] for kw in calls] == [False, True]
+
+
+def test_preparation_gives_turns_between_clips_and_stops_there_on_a_cancel(doubles, tmp_path):
+    """The service's fine-tune gives the models to syntheses (and sees a cancel) between two clips of the
+    preparation too, not only between training steps: a large set's preparation is minutes of HuBERT/BERT."""
+    from GPT_SoVITS.finetune.cli import run
+    from GPT_SoVITS.finetune.loop import Hooks
+    from GPT_SoVITS.finetune.options import parse_options
+
+    out, listed = setup(tmp_path)
+    stages: list[str] = []
+    turns: list[str] = []
+
+    class Cancelled(Exception):
+        pass
+
+    def between_steps() -> None:
+        turns.append(stages[-1])
+        if len(turns) == 2:
+            raise Cancelled
+
+    options = parse_options(flags(out, listed, "--sovits-epochs", "1", "--gpt-epochs", "1"))
+    with pytest.raises(Cancelled):
+        run(options, Hooks(stage=stages.append, between_steps=between_steps))
+    assert turns == ["prepare", "prepare"] and not (out / "metrics.jsonl").exists()
+    turns.clear()
+    stages.clear()
+    run(options, Hooks(stage=stages.append, between_steps=lambda: turns.append(stages[-1])))
+    assert turns[:CLIPS - 1] == ["prepare"] * (CLIPS - 1) and "s2" in turns and "s1" in turns
