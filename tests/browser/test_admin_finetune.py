@@ -5,7 +5,6 @@ the voice's own weights, listen to one sentence zero-shot and fine-tuned side by
 and cancel."""
 from __future__ import annotations
 
-import subprocess
 
 import httpx
 import pytest
@@ -14,11 +13,11 @@ from playwright.sync_api import expect
 from admin_page_helpers import add_model_by_api
 from golden_data import model_file
 from support.real_server import RealServer, golden_weight_args
-from support.required import need_tool
+from support.training_clips import SENTENCES, spoken_clips
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
-ZH = ["今天天气真不错，我们一起去公园散步吧。", "欢迎使用语音合成服务，祝你有美好的一天。", "我们明天早上八点在学校门口见面。"]
+ZH = SENTENCES
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +34,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sentences(tmp_path_factory):
-    need_tool("espeak-ng")
-    folder = tmp_path_factory.mktemp("finetune-page-clips")
-    made = []
-    for index, text in enumerate(ZH):
-        made.append(folder / f"s{index}.wav")
-        subprocess.run(["espeak-ng", "-v", "zh", "-w", str(made[-1]), text], check=True, capture_output=True)
-    return made
+    return spoken_clips(tmp_path_factory.mktemp("finetune-page-clips"))
 
 
 def test_finetune_a_voice_from_the_admin_page(server, media, sentences, open_page, artifacts):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import time
 
 import httpx
@@ -16,11 +15,11 @@ import soundfile as sf
 
 from golden_data import model_file
 from support.real_server import RealServer, golden_weight_args
-from support.required import need_tool
+from support.training_clips import SENTENCES, spoken_clips
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
-ZH = ["今天天气真不错，我们一起去公园散步吧。", "欢迎使用语音合成服务，祝你有美好的一天。", "我们明天早上八点在学校门口见面。"]
+ZH = SENTENCES
 PROMPT = "今天天气真不错，我们一起去公园散步吧。"
 STOP_AT = 2  # the GPT's step at which the first server's trainer stops for good (then kill -9)
 
@@ -55,11 +54,7 @@ def task(server: RealServer, task_id: str) -> dict:
 
 
 def test_finetune_survives_kill_9_and_the_voice_speaks_with_its_own_weights(tmp_path, clips, png):
-    need_tool("espeak-ng")
-    sentences = []
-    for index, text in enumerate(ZH):
-        sentences.append(tmp_path / f"s{index}.wav")
-        subprocess.run(["espeak-ng", "-v", "zh", "-w", str(sentences[-1]), text], check=True)
+    sentences = spoken_clips(tmp_path)
     events = tmp_path / "events.jsonl"
     env = {"FINETUNE_DOUBLE_GPT": str(model_file("gpt/v2/model.ckpt")),
            "FINETUNE_DOUBLE_SOVITS": str(model_file("sovits/v2/model.pth")),

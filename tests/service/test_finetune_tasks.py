@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import threading
 
 import pytest
@@ -16,12 +15,12 @@ from test_service_synthesis import FakeEngine as RecordingEngine
 
 from golden_data import e2e_file, model_file
 from support.finetune_double import ExportingDouble, register_exporting
-from support.required import need_tool
+from support.training_clips import SENTENCES, spoken_clips
 from support.tasks import get_task, settings_for, wait_status, wait_until
 from tts_service.admission import SynthesisSlots
 from tts_service.app import create_app
 
-ZH = ["今天天气真不错，我们一起去公园散步吧。", "欢迎使用语音合成服务，祝你有美好的一天。", "我们明天早上八点在学校门口见面。"]
+ZH = SENTENCES
 KNOBS = {"user_id": "admin", "sovits_epochs": 2, "gpt_epochs": 2, "batch_size": 2, "save_every_steps": 1}
 
 
@@ -34,14 +33,7 @@ def golden_settings() -> dict:
 
 @pytest.fixture(scope="module")
 def sentences(tmp_path_factory):
-    need_tool("espeak-ng")
-    folder = tmp_path_factory.mktemp("finetune-clips")
-    made = []
-    for index, text in enumerate(ZH):
-        path = folder / f"s{index}.wav"
-        subprocess.run(["espeak-ng", "-v", "zh", "-w", str(path), text], check=True)
-        made.append(path)
-    return made
+    return spoken_clips(tmp_path_factory.mktemp("finetune-clips"))
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ the real loading is tested against a running server in test_voice_weights_real.p
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from service_helpers import assert_envelope, create_model
@@ -174,18 +175,24 @@ def test_put_weights_refuses_what_is_not_a_weight_file(make_client, clips, png, 
     assert client.get("/voice-models/tuned").json()["data"]["weights"] is None
 
 
-def test_deleting_a_voice_deletes_the_weights_it_owns_only(make_client, clips, png, weight_files):
-    client = make_client(engine=RecordingEngine())
+def voice_owning(client, clips, png, file_name: str) -> Path:
+    """A voice "tuned" whose SoVITS file `file_name` lies in its own weights folder, as a fine-tune leaves it."""
     create_model(client, clips["5s"], png, "tuned")
     store, settings = client.app.state.voice_models, client.app.state.settings
     folder = store.private_folder("tuned") / "weights"
     folder.mkdir(parents=True)
-    (folder / "tuned.pth").write_bytes(b"pth")
-    store.set_weights("tuned", record_weights(None, folder / "tuned.pth", True, settings))
+    (folder / file_name).write_bytes(b"pth")
+    store.set_weights("tuned", record_weights(None, folder / file_name, True, settings))
+    return folder / file_name
+
+
+def test_deleting_a_voice_deletes_the_weights_it_owns_only(make_client, clips, png, weight_files):
+    client = make_client(engine=RecordingEngine())
+    owned = voice_owning(client, clips, png, "tuned.pth")
     shown = client.get("/voice-models/tuned").json()["data"]["weights"]
     assert shown == {"gpt": None, "sovits": "voices/tuned/weights/tuned.pth", "owned": True, "task_id": None}
     assert client.delete("/voice-models/tuned").json()["code"] == 0
-    assert not (folder / "tuned.pth").exists() and not store.private_folder("tuned").exists()
+    assert not owned.exists() and not client.app.state.voice_models.private_folder("tuned").exists()
     create_model(client, clips["5s"], png, "pointed")
     client.put("/voice-models/pointed/weights", json={"gpt_path": str(weight_files["a.ckpt"])})
     assert client.delete("/voice-models/pointed").json()["code"] == 0
@@ -194,11 +201,6 @@ def test_deleting_a_voice_deletes_the_weights_it_owns_only(make_client, clips, p
 
 def test_replacing_owned_weights_deletes_the_old_files(make_client, clips, png, weight_files):
     client = make_client(engine=RecordingEngine())
-    create_model(client, clips["5s"], png, "tuned")
-    store, settings = client.app.state.voice_models, client.app.state.settings
-    folder = store.private_folder("tuned") / "weights"
-    folder.mkdir(parents=True)
-    (folder / "old.pth").write_bytes(b"pth")
-    store.set_weights("tuned", record_weights(None, folder / "old.pth", True, settings))
+    old = voice_owning(client, clips, png, "old.pth")
     client.put("/voice-models/tuned/weights", json={"sovits_path": str(weight_files["a.pth"])})
-    assert not (folder / "old.pth").exists()
+    assert not old.exists()
