@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import shutil
 import sys
@@ -95,15 +96,10 @@ def discard_memory(address: int, nbytes: int) -> bool:
     to the system: they read as zero and take memory again only when written (`madvise(MADV_DONTNEED)`
     on private memory; the partial pages at either end are zeroed in place). False, touching nothing,
     on another device target (a parameter's memory is the device's there) or without the C library."""
-    if _configured is None or _configured.device_target != "CPU" or nbytes <= 0 or sys.platform != "linux":
+    libc = _host_libc()
+    if libc is None or nbytes <= 0:
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        madvise, memset = libc.madvise, libc.memset
-    except (OSError, AttributeError, TypeError):
-        return False
-    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    memset.argtypes, memset.restype = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t), ctypes.c_void_p
+    madvise, memset = libc
     page = os.sysconf("SC_PAGE_SIZE")
     end = address + nbytes
     first, last = -(-address // page) * page, end // page * page
@@ -115,6 +111,37 @@ def discard_memory(address: int, nbytes: int) -> bool:
     memset(address, 0, first - address)
     memset(last, 0, end - last)
     return True
+
+
+def zero_memory(address: int, nbytes: int) -> bool:
+    """Zero `nbytes` of this process's memory at `address` (a CPU tensor's) in place: its pages stay,
+    so writing there again costs no page faults. False, touching nothing, where `discard_memory` is."""
+    libc = _host_libc()
+    if libc is None:
+        return False
+    if nbytes > 0:
+        libc[1](address, 0, nbytes)
+    return True
+
+
+def _host_libc():
+    """(madvise, memset) of the C library when tensors live in this process's memory (the CPU target
+    on Linux), else None. Looked up once: `find_library` runs `ldconfig`, milliseconds a call."""
+    if _configured is None or _configured.device_target != "CPU" or sys.platform != "linux":
+        return None
+    return _libc_functions()
+
+
+@functools.cache
+def _libc_functions():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        madvise, memset = libc.madvise, libc.memset
+    except (OSError, AttributeError, TypeError):
+        return None
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    memset.argtypes, memset.restype = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t), ctypes.c_void_p
+    return madvise, memset
 
 
 def compiled_decoding() -> bool:
