@@ -167,3 +167,36 @@ def test_pools_the_batch_has_left_are_released_to_zeros_and_a_clean_one_is_writt
         for param in (*pool.keys, *pool.values):
             assert not param.asnumpy().any(), param.name
     assert all(not whole for _, _, whole in moves), [(a, b, len(whole)) for a, b, whole in moves]
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_an_emptied_batch_leaves_a_clean_pool_for_the_next_sequence(monkeypatch, kept):
+    """Once the last sequence leaves, the pool is zero again at once: kept as the batch's (up to
+    KEPT_POOL positions) the next sequence is written at position 0 without a repack, or given back and
+    picked afresh by a repack that rewrites no pool whole; either way the next sequence decodes exactly
+    as in a fresh batch."""
+    if not kept:
+        monkeypatch.setattr(batch_module, "KEPT_POOL", 0)
+    gpt, meta, inputs, _ = load(VERSIONS[0])
+    options = sampling_options(meta)
+
+    def decoded(batch, tracked):
+        run_batch(batch, {0: [tracked]})
+        return tracked.pairs, tracked.logits
+
+    expected = decoded(SemanticBatch(gpt.model), others(gpt, inputs, options)[1])
+    batch = SemanticBatch(gpt.model)
+    decoded(batch, others(gpt, inputs, options)[0])
+    assert not batch.sequences
+    pool = batch._pool if kept else next(iter(batch._pools.values()))
+    assert (batch._pool is pool) == kept and pool.clean
+    assert not any(param.asnumpy().any() for param in (*pool.keys, *pool.values))
+    repacks, assigned = [], []
+    real_repack, real_assign = batch._repack, batch_module.ops.assign
+    monkeypatch.setattr(batch, "_repack", lambda: repacks.append(1) or real_repack())
+    monkeypatch.setattr(batch_module.ops, "assign", lambda target, value: assigned.append(1) or real_assign(target, value))
+    pairs, logits = decoded(batch, others(gpt, inputs, options)[1])
+    assert (len(repacks) == 0) == kept and not assigned
+    assert pairs == expected[0]
+    for step, (got, want) in enumerate(zip(logits, expected[1], strict=True)):
+        np.testing.assert_array_equal(got, want, err_msg=f"step {step}")

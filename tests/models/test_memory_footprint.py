@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import mindspore as ms
-from mindspore import nn
+from mindspore import nn, ops
 
 from GPT_SoVITS import runtime
 from GPT_SoVITS.models.gpt.batch import PoolBuffers
@@ -53,6 +53,22 @@ def test_discarded_memory_reads_zero_and_goes_back_to_the_system():
     assert written - resident_mb() > BIG_MB - MARGIN_MB
     flat = array.reshape(-1)
     assert flat[0] == 5.0 and flat[-1] == 1.0 and not flat[1:-1].any()
+
+
+def test_a_pool_is_cleared_in_place_on_the_written_positions_of_every_head():
+    """`clear(n)` zeroes positions 0..n-1 of each head of each buffer and touches nothing after them (the
+    positions past the batch's frontier are zero already)."""
+    cfg = SimpleNamespace(num_heads=4, head_dim=8, num_layers=2)
+    pool = PoolBuffers(SimpleNamespace(cfg=cfg), 64)
+    rng = np.random.default_rng(0)
+    written = 40
+    for param in (*pool.keys, *pool.values):
+        ops.assign(param, ms.Tensor(rng.standard_normal(param.shape).astype(np.float32) + 3.0))  # never 0
+    pool.clean = False
+    assert pool.clear(written) and pool.clean
+    for param in (*pool.keys, *pool.values):
+        values = param.asnumpy()
+        assert not values[:, :written].any() and values[:, written:].all(), param.name
 
 
 def test_a_consuming_conversion_to_the_stored_layout_gives_the_same_state_and_empties_the_source():

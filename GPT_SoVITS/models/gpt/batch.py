@@ -45,7 +45,10 @@ CEILING_FACTOR = 4  # running sequences may grow the pool to this many times max
 
 class PoolExhausted(RuntimeError):
     """A sequence was stopped because the running ones outgrew the pool's ceiling (it was the newest)."""
+
+
 HEADROOM = 128  # free positions per sequence after a repack (steps before the next repack)
+KEPT_POOL = 512  # an empty batch keeps its pool up to this size (a lone request's prompt and answer fit)
 
 
 def pool_size_for(positions: int) -> int:
@@ -82,6 +85,21 @@ class PoolBuffers:
 
         params = (*self.keys, *self.values)
         self.clean = all(discard_memory(param.data_ptr(), param.nbytes) for param in params)
+
+    def clear(self, length: int) -> bool:
+        """Zero the first `length` positions of every buffer in place (`runtime.zero_memory`; the pages
+        stay, so the next writes there cost no page faults): with the rest already zero, the pool is
+        clean. False, touching nothing, where the parameters' memory is not this process's own."""
+        from GPT_SoVITS.runtime import zero_memory
+
+        for param in (*self.keys, *self.values):
+            heads, size, head_dim = param.shape
+            row = param.nbytes // heads  # one head's positions, contiguous
+            for head in range(heads):
+                if not zero_memory(param.data_ptr() + head * row, row * length // size):
+                    return False
+        self.clean = True
+        return True
 
 
 class BatchStepGraph(nn.Cell):
@@ -169,12 +187,16 @@ class SemanticBatch:
         return sequence, pairs
 
     def remove(self, sequence: BatchSequence) -> None:
-        """Drop a sequence (finished, cancelled or abandoned); its positions are reclaimed at the next repack."""
-        if sequence in self.sequences:
-            self.sequences.remove(sequence)
-            # Shrink only to a quarter or less: leaves and joins alternate, and a repack costs a few steps.
-            if self._pool is not None and pool_size_for(self._packed_need()) * 4 <= self._pool.size:
-                self._needs_repack = True
+        """Drop a sequence (finished, cancelled or abandoned); its positions are reclaimed at the next repack,
+        or at once when the batch is left empty."""
+        if sequence not in self.sequences:
+            return
+        self.sequences.remove(sequence)
+        if not self.sequences and self._pool is not None:
+            self._empty_pool()
+        # Shrink only to a quarter or less: leaves and joins alternate, and a repack costs a few steps.
+        elif self._pool is not None and pool_size_for(self._packed_need()) * 4 <= self._pool.size:
+            self._needs_repack = True
 
     def step(self) -> list[tuple[BatchSequence, list[tuple[int, bool]]]]:
         """One forward pass for every sequence; finished ones leave the batch."""
@@ -252,6 +274,29 @@ class SemanticBatch:
         sequence.positions = list(range(self._frontier, self._frontier + length))
         self._frontier += length
 
+    def _empty_pool(self) -> None:
+        """The batch is empty: make the pool clean now, so that the next sequence is written at position 0
+        in place (left dirty, the next sequence's first step repacked it, every buffer rewritten: ~0.3 s at
+        full size before a lone request's first audio). A pool of up to `KEPT_POOL` positions stays the
+        batch's; a larger one is retired and the next sequence picks its size afresh. Where the pool cannot
+        be cleared here (other targets), the next step repacks it as before."""
+        pool = self._pool
+        if pool.size <= KEPT_POOL and pool.clear(self._frontier):
+            self._frontier, self._needs_repack = 0, False
+            return
+        self._retire(pool, self._frontier)
+        if pool.clean:
+            self._pool, self._frontier, self._needs_repack = None, 0, False
+        else:
+            self._needs_repack = True
+
+    def _retire(self, pool: PoolBuffers, written: int) -> None:
+        """A pool the batch leaves, clean again: one of up to `KEPT_POOL` positions is zeroed where written and
+        keeps its pages (written again after giving them back, it cost ~0.15 s of page faults at full size:
+        the lone request's pool comes back often); a larger one gives its pages back."""
+        if pool.size > KEPT_POOL or not pool.clear(written):
+            pool.release()
+
     def _row(self, sequence: BatchSequence, size: int) -> np.ndarray:
         row = np.full(size, -np.inf, np.float32)
         row[sequence.positions] = 0.0
@@ -262,7 +307,7 @@ class SemanticBatch:
         after them: a gather of the placed sequences' positions, written into a clean new pool at the
         first positions (`IndexAdd` into zeros), or zero-padded and assigned whole into a pool that is not
         clean (the same one, or one not released); then the pending ones written in place after them.
-        Exact: values are only moved. A pool left behind is released."""
+        Exact: values are only moved. A pool left behind is retired (`_retire`)."""
         old, pool = self._pool, self._pool_of(pool_size_for(self._packed_need()))
         placed = [s for s in self.sequences if s.pending is None]
         order = [position for s in placed for position in s.positions]
@@ -279,7 +324,7 @@ class SemanticBatch:
                     ops.assign(target, zero_pad(packed, 1, 0, pool.size - len(order)))
         pool.clean = False
         if old is not None and old is not pool:
-            old.release()
+            self._retire(old, self._frontier)
         start = 0
         for sequence in placed:
             sequence.positions = list(range(start, start + len(sequence.positions)))
