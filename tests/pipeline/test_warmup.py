@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # noqa: F811
-    from GPT_SoVITS.models.gpt.backend import LATER_CAPACITIES, WARM_CAPACITIES
+    from GPT_SoVITS.models.gpt.backend import BACKGROUND_BATCH_GRAPHS, LATER_CAPACITIES, WARM_CAPACITIES
     from GPT_SoVITS.models.gpt.compiled import bucketed
     from GPT_SoVITS.pipeline.warmup import LATER_TEXTS, WARM_TEXT
     from GPT_SoVITS.runtime import compiled_decoding
@@ -28,12 +28,16 @@ def test_warm_up_covers_every_stage_without_failures(synthesizer, caplog):  # no
     assert set(timings) == {f"text.{WARM_TEXT[1]}", "gpt.compile", "reference", "gpt", "sovits"}
     sovits = synthesizer.models.sovits.model
     generator = sovits._compiled_dec
-    assert set(later) == ({f"text.{language}" for _, language in LATER_TEXTS} | {"bert.compile", "gpt.compile"}
+    decoder = synthesizer.models.gpt if synthesizer.batching is None else synthesizer._scheduler.batch
+    gpt_stages = {name for name, _ in decoder.warm_up_stages(background=True)}
+    assert gpt_stages == ({"gpt.compile"} if synthesizer.batching is None else
+                          {f"gpt.compile.batch_{b}x{p}" for b, p in BACKGROUND_BATCH_GRAPHS})
+    assert set(later) == ({f"text.{language}" for _, language in LATER_TEXTS} | {"bert.compile"} | gpt_stages
                           | {name for name, _ in sovits.warm_up_stages()})
     assert generator.ready
     # Every decoding-step graph the warm-up names is built (what a first request would otherwise wait for).
     if synthesizer.batching is not None:  # the batch's graphs instead of the lone step's
-        from GPT_SoVITS.models.gpt.backend import BACKGROUND_BATCH_GRAPHS, WARM_POOL
+        from GPT_SoVITS.models.gpt.backend import WARM_POOL
 
         built = set(synthesizer._scheduler.batch.batch._graphs)
         assert {(1, WARM_POOL), *BACKGROUND_BATCH_GRAPHS} <= built

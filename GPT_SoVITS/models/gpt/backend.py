@@ -121,9 +121,9 @@ class GPTBatch:
         """Instead of the lone step's graphs: the batch graphs a lone request and a few concurrent ones use
         (the prefill's graphs as `GPT`'s)."""
         sizes = set(self.batch.batch_sizes)
-        if background:
-            graphs = [(b, p) for b, p in BACKGROUND_BATCH_GRAPHS if b in sizes]
-            return [("gpt.compile", lambda: [self.batch.warm_up((b,), (p,)) for b, p in graphs])]
+        if background:  # one stage per graph: a request that comes during a stage waits for one compilation
+            return [(f"gpt.compile.batch_{b}x{p}", lambda b=b, p=p: self.batch.warm_up((b,), (p,)))
+                    for b, p in BACKGROUND_BATCH_GRAPHS if b in sizes]
         return [("gpt.compile", lambda: (self.gpt.model.warm_up((), WARM_PREFILL_LENGTHS),
                                          self.batch.warm_up((1,), (WARM_POOL,))))]
 
