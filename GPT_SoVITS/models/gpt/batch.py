@@ -62,8 +62,9 @@ class PoolBuffers:
     """The key and value pools of every layer, `[heads, size, head_dim]` Parameters, zero when built.
 
     Their memory is taken page by page as positions are written (`layers.zeros_parameter`): a pool that
-    only a warm-up step has run costs nothing, and `release` gives a pool's memory back once the batch
-    has moved to another. `clean` says every position holds zero (fresh, or released)."""
+    only a warm-up step has run costs nothing. A pool the batch is done with is made zero again: `clear`
+    zeroes where it was written and keeps its pages (the small pools a lone request uses), `release` gives
+    its memory back (the larger ones). `clean` says every position holds zero (fresh, cleared or released)."""
 
     def __init__(self, model: Text2SemanticDecoder, size: int):
         cfg = model.cfg
