@@ -119,8 +119,9 @@ def zero_memory(address: int, nbytes: int) -> bool:
     libc = _host_libc()
     if libc is None:
         return False
+    _, memset = libc
     if nbytes > 0:
-        libc[1](address, 0, nbytes)
+        memset(address, 0, nbytes)
     return True
 
 

@@ -282,14 +282,13 @@ class SemanticBatch:
         batch's; a larger one is retired and the next sequence picks its size afresh. Where the pool cannot
         be cleared here (other targets), the next step repacks it as before."""
         pool = self._pool
-        if pool.size <= KEPT_POOL and pool.clear(self._frontier):
-            self._frontier, self._needs_repack = 0, False
-            return
         self._retire(pool, self._frontier)
-        if pool.clean:
-            self._pool, self._frontier, self._needs_repack = None, 0, False
-        else:
+        if not pool.clean:
             self._needs_repack = True
+        elif pool.size <= KEPT_POOL:
+            self._frontier, self._needs_repack = 0, False
+        else:
+            self._pool, self._frontier, self._needs_repack = None, 0, False
 
     def _retire(self, pool: PoolBuffers, written: int) -> None:
         """A pool the batch leaves, clean again: one of up to `KEPT_POOL` positions is zeroed where written and
